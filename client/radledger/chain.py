@@ -1,0 +1,71 @@
+"""Connections: the in-process eth-tester chain, or any JSON-RPC endpoint."""
+
+from __future__ import annotations
+
+from web3 import Web3
+
+from radledger.errors import ChainError, ConfigurationError
+
+DEFAULT_START_TIMESTAMP = 1_900_000_000
+"""A fixed genesis time (2030-03-17) for reproducible runs: later blocks add one second each."""
+
+
+def in_process_chain(start_timestamp: int | None = None, accounts: int = 10) -> Web3:
+    """A fresh in-process chain (eth-tester on py-evm, Prague rules) with funded test accounts.
+
+    With `start_timestamp`, genesis takes that time and every block adds one second (while the
+    wall clock is behind it), so timestamps and gas figures repeat exactly from run to run.
+    """
+    try:
+        from eth_tester import EthereumTester, PyEVMBackend
+    except ImportError as exc:  # pragma: no cover - eth-tester is a dependency
+        raise ConfigurationError("the in-process chain needs eth-tester[py-evm]") from exc
+    from web3 import EthereumTesterProvider
+
+    overrides = {"gas_limit": 30_000_000}
+    if start_timestamp is not None:
+        overrides["timestamp"] = start_timestamp
+    params = PyEVMBackend.generate_genesis_params(overrides=overrides)
+    state = PyEVMBackend.generate_genesis_state(num_accounts=accounts)
+    backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
+    return Web3(EthereumTesterProvider(EthereumTester(backend)))
+
+
+def tester_private_keys(w3: Web3) -> list[bytes]:
+    """The private keys of the in-process chain's funded accounts, in account order."""
+    backend = getattr(getattr(w3.provider, "ethereum_tester", None), "backend", None)
+    keys = getattr(backend, "account_keys", None)
+    if keys is None:
+        raise ConfigurationError("not an in-process chain: its account keys are unknown")
+    return [key.to_bytes() for key in keys]
+
+
+def connect(rpc_url: str, timeout: float = 30.0, expected_chain_id: int | None = None) -> Web3:
+    """Connect to a JSON-RPC endpoint (http(s)://) and check that it answers.
+
+    With `expected_chain_id`, a node of another chain is refused before anything is sent.
+    """
+    if not rpc_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"unsupported RPC URL {rpc_url!r}: use http:// or https://")
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    try:
+        chain_id = w3.eth.chain_id
+    except Exception as exc:  # noqa: BLE001 - any transport failure means "unreachable"
+        raise ChainError(f"cannot reach the node at {rpc_url}: {exc}") from exc
+    if expected_chain_id is not None and chain_id != expected_chain_id:
+        raise ConfigurationError(f"node at {rpc_url} is chain {chain_id}, expected {expected_chain_id}")
+    return w3
+
+
+def is_in_process(w3: Web3) -> bool:
+    """Whether `w3` talks to the in-process eth-tester chain."""
+    return hasattr(w3.provider, "ethereum_tester")
+
+
+def time_travel(w3: Web3, seconds: int) -> int:
+    """Move the in-process chain `seconds` forward (mines a block); returns the new timestamp."""
+    if seconds < 0:
+        raise ValueError("time only moves forward")
+    target = int(w3.eth.get_block("latest")["timestamp"]) + seconds
+    w3.provider.ethereum_tester.time_travel(target)  # type: ignore[attr-defined]
+    return target

@@ -1,0 +1,292 @@
+"""ConsentRegistry: grants, revocations, signatures, guardians, break-glass and the access trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web3.types import TxReceipt
+
+from radledger import validation
+from radledger.contract import ContractClient
+from radledger.eip712 import CONSENT_DOMAIN_NAME, Domain, SignedMessage, sign
+from radledger.errors import ValidationError
+from radledger.models import FOREVER, AccessBasis, Grant, Guardian, Purpose, Scope
+from radledger.signers import Signer
+
+WILDCARD = bytes(32)
+"""Record id 0: a grant on it covers every record of the patient."""
+
+
+def grant_message(
+    patient: str,
+    grantee: str,
+    record_id: bytes,
+    scopes: int,
+    purposes: int,
+    valid_from: int,
+    valid_until: int,
+    signer: str,
+    version: int,
+    epoch: int,
+    deadline: int,
+) -> dict[str, Any]:
+    """The `Grant` message a patient (or guardian) signs; checked like a direct grant."""
+    validation.timestamp(valid_from, "valid_from")
+    validation.timestamp(valid_until, "valid_until")
+    if valid_from >= valid_until:
+        raise ValidationError(f"validity: valid_from {valid_from} is not before valid_until {valid_until}")
+    return {
+        "patient": validation.nonzero_address(patient, "patient"),
+        "grantee": validation.nonzero_address(grantee, "grantee"),
+        "recordId": validation.bytes32(record_id, "record id"),
+        "scopes": int(validation.scopes(scopes)),
+        "purposes": int(validation.purposes(purposes)),
+        "validFrom": valid_from,
+        "validUntil": valid_until,
+        "signer": validation.nonzero_address(signer, "signer"),
+        "version": version,
+        "epoch": epoch,
+        "deadline": deadline,
+    }
+
+
+class ConsentRegistryClient(ContractClient):
+    CONTRACT_NAME = "ConsentRegistry"
+
+    # ------------------------------------------------------------ direct actions
+
+    def grant(
+        self,
+        patient: str,
+        grantee: str,
+        record_id: bytes,
+        scopes: int,
+        purposes: int,
+        valid_from: int = 0,
+        valid_until: int = FOREVER,
+    ) -> TxReceipt:
+        """Grant (or replace the grant of) `grantee`; the sender is the patient or a current guardian."""
+        args = self._grant_args(patient, grantee, record_id, scopes, purposes, valid_from, valid_until)
+        return self._send("grant", *args)
+
+    def revoke(self, patient: str, grantee: str, record_id: bytes) -> TxReceipt:
+        """Revoke exactly the grant named; the sender is the patient or a current guardian."""
+        return self._send(
+            "revoke",
+            validation.nonzero_address(patient, "patient"),
+            validation.nonzero_address(grantee, "grantee"),
+            validation.bytes32(record_id, "record id"),
+        )
+
+    def revoke_all(self, patient: str, grantee: str, record_ids: list[bytes]) -> list[TxReceipt]:
+        """Revoke every active grant of `grantee` among `record_ids` (include WILDCARD for the wildcard)."""
+        return [self.revoke(patient, grantee, rid) for rid in record_ids if self.get_grant(patient, grantee, rid).scopes]
+
+    def set_guardian(self, guardian: str, valid_until: int) -> TxReceipt:
+        """The sender (a patient) appoints `guardian` until `valid_until`, or removes it with 0."""
+        return self._send("setGuardian", *self._guardian_args(guardian, valid_until))
+
+    def invalidate_signatures(self, patient: str) -> TxReceipt:
+        """Invalidate every outstanding signature about `patient`'s consents."""
+        return self._send("invalidateSignatures", validation.nonzero_address(patient, "patient"))
+
+    def break_glass(self, patient: str, reason_code: int) -> TxReceipt:
+        """Emergency access (break-glass role): all of the patient's records, ETREAT, for the fixed window."""
+        if not isinstance(reason_code, int) or not 0 < reason_code < 2**16:
+            raise ValidationError(f"reason code {reason_code!r} must be between 1 and 65535")
+        return self._send("breakGlass", validation.nonzero_address(patient, "patient"), reason_code)
+
+    def record_access(self, grantee: str, record_id: bytes, scopes: int, purpose: int) -> TxReceipt:
+        """Put an access on the trail (the grantee, or the record's custodian on its behalf)."""
+        return self._send(
+            "recordAccess",
+            validation.nonzero_address(grantee, "grantee"),
+            validation.bytes32(record_id, "record id"),
+            int(validation.scopes(scopes)),
+            int(validation.purposes(purpose, single=True)),
+        )
+
+    # ---------------------------------------------------------------- signatures
+
+    def domain(self) -> Domain:
+        """The contract's EIP-712 domain (ERC-5267)."""
+        _, name, version, chain_id, contract, _, _ = self._call("eip712Domain")
+        return Domain(name, version, chain_id, contract)
+
+    def sign_grant(
+        self,
+        signer: Signer,
+        patient: str,
+        grantee: str,
+        record_id: bytes,
+        scopes: int,
+        purposes: int,
+        valid_from: int = 0,
+        valid_until: int = FOREVER,
+        deadline: int | None = None,
+    ) -> SignedMessage:
+        """Sign a grant with the current slot version and epoch read from the chain."""
+        rid = validation.bytes32(record_id, "record id")
+        version = self.get_grant(patient, grantee, rid).version
+        message = grant_message(
+            patient, grantee, rid, scopes, purposes, valid_from, valid_until, signer.address,
+            version, self.signature_epoch(patient), self._deadline(deadline),
+        )  # fmt: skip
+        return sign(signer, self.domain(), "Grant", message)
+
+    def sign_revoke(
+        self, signer: Signer, patient: str, grantee: str, record_id: bytes, deadline: int | None = None
+    ) -> SignedMessage:
+        rid = validation.bytes32(record_id, "record id")
+        message = {
+            "patient": validation.nonzero_address(patient, "patient"),
+            "grantee": validation.nonzero_address(grantee, "grantee"),
+            "recordId": rid,
+            "signer": signer.address,
+            "version": self.get_grant(patient, grantee, rid).version,
+            "epoch": self.signature_epoch(patient),
+            "deadline": self._deadline(deadline),
+        }
+        return sign(signer, self.domain(), "Revoke", message)
+
+    def sign_set_guardian(
+        self, patient: Signer, guardian: str, valid_until: int, deadline: int | None = None
+    ) -> SignedMessage:
+        checked_guardian, until = self._guardian_args(guardian, valid_until)
+        message = {
+            "patient": patient.address,
+            "guardian": checked_guardian,
+            "validUntil": until,
+            "version": self.get_guardian(patient.address, checked_guardian).version,
+            "epoch": self.signature_epoch(patient.address),
+            "deadline": self._deadline(deadline),
+        }
+        return sign(patient, self.domain(), "SetGuardian", message)
+
+    def sign_invalidate_signatures(
+        self, signer: Signer, patient: str, deadline: int | None = None
+    ) -> SignedMessage:
+        message = {
+            "patient": validation.nonzero_address(patient, "patient"),
+            "signer": signer.address,
+            "epoch": self.signature_epoch(patient),
+            "deadline": self._deadline(deadline),
+        }
+        return sign(signer, self.domain(), "InvalidateSignatures", message)
+
+    def relay(self, signed: SignedMessage) -> TxReceipt:
+        """Submit a signed message (anyone may relay; the sender pays the gas)."""
+        domain = self.domain()
+        if signed.domain != domain:
+            raise ValidationError(
+                f"signature is for {signed.domain.name} at {signed.domain.verifying_contract} on chain "
+                f"{signed.domain.chain_id}, not this contract ({domain.verifying_contract} on chain {domain.chain_id})"
+            )
+        m = signed.message
+        validation.deadline(int(m["deadline"]), self.now())
+        sig = signed.signature
+        if signed.primary_type == "Grant":
+            return self._send(
+                "grantBySig",
+                *self._grant_args(
+                    m["patient"], m["grantee"], m["recordId"], m["scopes"], m["purposes"], m["validFrom"],
+                    m["validUntil"],
+                ),
+                m["signer"], m["deadline"], sig,
+            )  # fmt: skip
+        if signed.primary_type == "Revoke":
+            return self._send(
+                "revokeBySig", m["patient"], m["grantee"], m["recordId"], m["signer"], m["deadline"], sig
+            )
+        if signed.primary_type == "SetGuardian":
+            return self._send("setGuardianBySig", m["patient"], m["guardian"], m["validUntil"], m["deadline"], sig)
+        if signed.primary_type == "InvalidateSignatures":
+            return self._send("invalidateSignaturesBySig", m["patient"], m["signer"], m["deadline"], sig)
+        raise ValidationError(f"cannot relay a {signed.primary_type} message")
+
+    # --------------------------------------------------------------------- views
+
+    def has_access(self, patient: str, grantee: str, record_id: bytes, scopes: int, purposes: int) -> bool:
+        return bool(
+            self._call(
+                "hasAccess",
+                validation.address(patient, "patient"),
+                validation.address(grantee, "grantee"),
+                validation.bytes32(record_id, "record id"),
+                int(validation.scopes(scopes)),
+                int(validation.purposes(purposes)),
+            )
+        )
+
+    def access_basis(self, patient: str, grantee: str, record_id: bytes, scopes: int, purposes: int) -> AccessBasis:
+        return AccessBasis(
+            self._call(
+                "accessBasis",
+                validation.address(patient, "patient"),
+                validation.address(grantee, "grantee"),
+                validation.bytes32(record_id, "record id"),
+                int(validation.scopes(scopes)),
+                int(validation.purposes(purposes)),
+            )
+        )
+
+    def get_grant(self, patient: str, grantee: str, record_id: bytes) -> Grant:
+        p = validation.address(patient, "patient")
+        g = validation.address(grantee, "grantee")
+        rid = validation.bytes32(record_id, "record id")
+        scopes, purposes, valid_from, valid_until, version, break_glass_until = self._call("getGrant", p, g, rid)
+        return Grant(p, g, rid, Scope(scopes), Purpose(purposes), valid_from, valid_until, version, break_glass_until)
+
+    def get_guardian(self, patient: str, guardian: str) -> Guardian:
+        p = validation.address(patient, "patient")
+        g = validation.address(guardian, "guardian")
+        valid_until, version = self._call("getGuardian", p, g)
+        return Guardian(p, g, valid_until, version)
+
+    def is_guardian(self, patient: str, guardian: str) -> bool:
+        return bool(
+            self._call("isGuardian", validation.address(patient, "patient"), validation.address(guardian, "guardian"))
+        )
+
+    def signature_epoch(self, patient: str) -> int:
+        return int(self._call("signatureEpoch", validation.address(patient, "patient")))
+
+    def break_glass_duration(self) -> int:
+        return int(self._call("breakGlassDuration"))
+
+    # ------------------------------------------------------------------ internal
+
+    def _grant_args(
+        self,
+        patient: str,
+        grantee: str,
+        record_id: bytes,
+        scopes: int,
+        purposes: int,
+        valid_from: int,
+        valid_until: int,
+    ) -> tuple[Any, ...]:
+        valid_from, valid_until = validation.validity(valid_from, valid_until, self.now())
+        return (
+            validation.nonzero_address(patient, "patient"),
+            validation.nonzero_address(grantee, "grantee"),
+            validation.bytes32(record_id, "record id"),
+            int(validation.scopes(scopes)),
+            int(validation.purposes(purposes)),
+            valid_from,
+            valid_until,
+        )
+
+    def _guardian_args(self, guardian: str, valid_until: int) -> tuple[str, int]:
+        validation.timestamp(valid_until, "valid_until")
+        if valid_until and valid_until <= self.now():
+            raise ValidationError(f"valid_until {valid_until} is not after the chain's time {self.now()}")
+        return validation.nonzero_address(guardian, "guardian"), valid_until
+
+    def _deadline(self, deadline: int | None) -> int:
+        if deadline is None:
+            return self.now() + 3600
+        return validation.deadline(deadline, self.now())
+
+
+__all__ = ["CONSENT_DOMAIN_NAME", "WILDCARD", "ConsentRegistryClient", "grant_message"]

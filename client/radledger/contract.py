@@ -1,0 +1,76 @@
+"""The base of the typed contract wrappers: a contract, a connection and an optional sender."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from radledger import validation
+from radledger.artifacts import Artifact, load_artifact
+from radledger.errors import SignerError
+from radledger.transactions import Transactor, call
+
+
+class ContractClient:
+    """A deployed contract with reads for anyone and writes for the transactor's signer."""
+
+    CONTRACT_NAME = ""
+
+    def __init__(
+        self,
+        w3: Web3,
+        address: str,
+        transactor: Transactor | None = None,
+        artifact: Artifact | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.artifact = artifact or load_artifact(self.CONTRACT_NAME)
+        self.address: ChecksumAddress = validation.nonzero_address(address, f"{self.CONTRACT_NAME} address")
+        self.contract: Contract = w3.eth.contract(address=self.address, abi=list(self.artifact.abi))
+        self.transactor = transactor
+
+    def with_sender(self, transactor: Transactor) -> Any:
+        """The same contract, sending from another signer."""
+        return type(self)(self.w3, self.address, transactor, self.artifact)
+
+    def _send(self, fn_name: str, *args: Any) -> TxReceipt:
+        if self.transactor is None:
+            raise SignerError(f"{self.CONTRACT_NAME}.{fn_name}: this client is read-only (no signer)")
+        return self.transactor.send(getattr(self.contract.functions, fn_name)(*args))
+
+    def _call(self, fn_name: str, *args: Any) -> Any:
+        sender = self.transactor.address if self.transactor else None
+        return call(getattr(self.contract.functions, fn_name)(*args), sender)
+
+    def now(self) -> int:
+        """The latest block's timestamp."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def role(self, name: str) -> bytes:
+        """The id of role `name` (a public constant of the contract; DEFAULT_ADMIN_ROLE is zero)."""
+        return bytes(self._call(name))
+
+    def has_role(self, role_name: str, account: str) -> bool:
+        return bool(self._call("hasRole", self.role(role_name), validation.address(account)))
+
+    def grant_role(self, role_name: str, account: str) -> TxReceipt:
+        return self._send("grantRole", self.role(role_name), validation.nonzero_address(account))
+
+    def revoke_role(self, role_name: str, account: str) -> TxReceipt:
+        return self._send("revokeRole", self.role(role_name), validation.address(account))
+
+    def events(self, receipt: TxReceipt, event_name: str) -> list[dict[str, Any]]:
+        """The decoded `event_name` logs this contract emitted in `receipt`."""
+        event = getattr(self.contract.events, event_name)()
+        logs = [log for log in receipt["logs"] if log["address"] == self.address]
+        out = []
+        for log in logs:
+            try:
+                out.append(dict(event.process_log(log)["args"]))
+            except Exception:  # noqa: BLE001, S112 - another event of this contract
+                continue
+        return out

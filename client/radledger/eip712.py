@@ -1,0 +1,169 @@
+"""EIP-712 typed data for ConsentRegistry's `...BySig` functions, built and signed offline.
+
+A signature commits to the chain id and the contract (the domain), a deadline, the grant
+slot's (or guardian slot's) version and the patient's signature epoch: it can be used once,
+on one chain, with one contract, and the patient can invalidate all outstanding ones.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_typing import ChecksumAddress
+
+from radledger import validation
+from radledger.errors import ValidationError
+from radledger.signers import Signer
+
+CONSENT_DOMAIN_NAME = "radledger ConsentRegistry"
+CONSENT_DOMAIN_VERSION = "1"
+
+_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+CONSENT_TYPES: dict[str, list[tuple[str, str]]] = {
+    "Grant": [
+        ("patient", "address"),
+        ("grantee", "address"),
+        ("recordId", "bytes32"),
+        ("scopes", "uint8"),
+        ("purposes", "uint8"),
+        ("validFrom", "uint40"),
+        ("validUntil", "uint40"),
+        ("signer", "address"),
+        ("version", "uint32"),
+        ("epoch", "uint64"),
+        ("deadline", "uint256"),
+    ],
+    "Revoke": [
+        ("patient", "address"),
+        ("grantee", "address"),
+        ("recordId", "bytes32"),
+        ("signer", "address"),
+        ("version", "uint32"),
+        ("epoch", "uint64"),
+        ("deadline", "uint256"),
+    ],
+    "SetGuardian": [
+        ("patient", "address"),
+        ("guardian", "address"),
+        ("validUntil", "uint40"),
+        ("version", "uint32"),
+        ("epoch", "uint64"),
+        ("deadline", "uint256"),
+    ],
+    "InvalidateSignatures": [
+        ("patient", "address"),
+        ("signer", "address"),
+        ("epoch", "uint64"),
+        ("deadline", "uint256"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """An EIP-712 domain: which contract on which chain a signature is for."""
+
+    name: str
+    version: str
+    chain_id: int
+    verifying_contract: ChecksumAddress
+
+    @classmethod
+    def consent(cls, chain_id: int, contract: str) -> Domain:
+        return cls(CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, chain_id, validation.address(contract, "contract"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "chainId": self.chain_id,
+            "verifyingContract": self.verifying_contract,
+        }
+
+
+def typed_data(domain: Domain, primary_type: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The full EIP-712 document (as eth_signTypedData_v4 takes it)."""
+    fields = CONSENT_TYPES.get(primary_type)
+    if fields is None:
+        raise ValidationError(f"unknown EIP-712 type {primary_type!r}")
+    missing = [name for name, _ in fields if name not in message]
+    if missing:
+        raise ValidationError(f"{primary_type} message is missing {missing}")
+    return {
+        "types": {
+            "EIP712Domain": _DOMAIN_TYPE,
+            primary_type: [{"name": n, "type": t} for n, t in fields],
+        },
+        "primaryType": primary_type,
+        "domain": domain.as_dict(),
+        "message": {name: message[name] for name, _ in fields},
+    }
+
+
+@dataclass(frozen=True)
+class SignedMessage:
+    """A signed EIP-712 message that anyone can relay (a JSON file a patient hands a site)."""
+
+    primary_type: str
+    domain: Domain
+    message: dict[str, Any]
+    signature: bytes
+
+    def to_json(self) -> str:
+        message = {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in self.message.items()}
+        return json.dumps(
+            {
+                "primaryType": self.primary_type,
+                "domain": self.domain.as_dict(),
+                "message": message,
+                "signature": "0x" + self.signature.hex(),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SignedMessage:
+        try:
+            doc = json.loads(text)
+            primary_type = doc["primaryType"]
+            fields = dict(CONSENT_TYPES[primary_type])
+            d = doc["domain"]
+            domain = Domain(d["name"], d["version"], int(d["chainId"]), validation.address(d["verifyingContract"]))
+            message: dict[str, Any] = {}
+            for name, kind in fields.items():
+                value = doc["message"][name]
+                message[name] = validation.bytes32(value, name) if kind == "bytes32" else value
+            signature = validation.signature(doc["signature"])
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            raise ValidationError(f"not a radledger signed message: {exc}") from exc
+        return cls(primary_type, domain, message, signature)
+
+    def save(self, path: Path | str) -> Path:
+        target = Path(path)
+        target.write_text(self.to_json() + "\n")
+        return target
+
+    @classmethod
+    def load(cls, path: Path | str) -> SignedMessage:
+        try:
+            return cls.from_json(Path(path).read_text())
+        except OSError as exc:
+            raise ValidationError(f"cannot read {path}: {exc}") from exc
+
+
+def sign(signer: Signer, domain: Domain, primary_type: str, message: dict[str, Any]) -> SignedMessage:
+    """Sign `message` offline (no node needed)."""
+    signature = signer.sign_typed_data(typed_data(domain, primary_type, message))
+    return SignedMessage(primary_type, domain, dict(message), signature)

@@ -1,0 +1,165 @@
+"""Sending transactions the same way on the in-process chain and on a real node.
+
+Unlocked accounts transact through the node; key signers build EIP-1559 transactions,
+sign locally and send them raw, with a nonce kept per account under a lock so that
+concurrent senders from one account never collide. Every revert, from eth-tester or a
+node, becomes the decoded :class:`radledger.errors.ContractError`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
+
+from radledger.errors import ChainError, TransactionReverted, decode_revert, is_revert, revert_data_of
+from radledger.signers import Signer
+
+T = TypeVar("T")
+
+DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node has no opinion
+
+
+@contextmanager
+def decoded_reverts(tx_hash: str | None = None) -> Iterator[None]:
+    """Turn a revert raised inside the block into the decoded contract error."""
+    try:
+        yield
+    except TransactionReverted:
+        raise
+    except Exception as exc:
+        if not is_revert(exc):
+            raise
+        data = revert_data_of(exc)
+        raise decode_revert(data or b"", tx_hash) from exc
+
+
+def call(fn: ContractFunction, sender: ChecksumAddress | None = None, block: Any = "latest") -> Any:
+    """Call a view (or simulate a transaction) with decoded reverts."""
+    with decoded_reverts():
+        params = {"from": sender} if sender else {}
+        return fn.call(params, block_identifier=block)
+
+
+@dataclass
+class _NonceTracker:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_nonce: int | None = None
+
+
+@dataclass
+class Transactor:
+    """Sends transactions from one signer over one connection."""
+
+    w3: Web3
+    signer: Signer
+    confirmations: int = 0
+    timeout: float = 120.0
+    gas_margin: float = 1.2
+    poll_latency: float = 0.1
+    _nonces: _NonceTracker = field(default_factory=_NonceTracker, repr=False)
+
+    @property
+    def address(self) -> ChecksumAddress:
+        return self.signer.address
+
+    def send(self, fn: ContractFunction, value: int = 0, gas: int | None = None) -> TxReceipt:
+        """Send `fn` as a transaction and wait for its receipt; raise the decoded error on revert."""
+        params: dict[str, Any] = {"from": self.address, "value": value}
+        with decoded_reverts():
+            estimate = fn.estimate_gas(params)
+        params["gas"] = gas or self._with_margin(estimate)
+        if self.signer.can_sign:
+            tx_hash = self._send_signed(lambda p: fn.build_transaction(p), params)
+        else:
+            with decoded_reverts():
+                tx_hash = fn.transact(params).to_0x_hex()
+        return self._wait(tx_hash, fn)
+
+    def deploy(self, abi: Any, bytecode: str, *args: Any) -> TxReceipt:
+        """Deploy a contract and wait for its receipt (`contractAddress`)."""
+        factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
+        constructor = factory.constructor(*args)
+        params: dict[str, Any] = {"from": self.address}
+        with decoded_reverts():
+            estimate = constructor.estimate_gas(params)
+        params["gas"] = self._with_margin(estimate)
+        if self.signer.can_sign:
+            tx_hash = self._send_signed(lambda p: constructor.build_transaction(p), params)
+        else:
+            with decoded_reverts():
+                tx_hash = constructor.transact(params).to_0x_hex()
+        return self._wait(tx_hash, None)
+
+    def _with_margin(self, estimate: int) -> int:
+        limit = int(self.w3.eth.get_block("latest")["gasLimit"])
+        return min(int(estimate * self.gas_margin) + 10_000, limit)
+
+    def fees(self) -> dict[str, int]:
+        """EIP-1559 fee fields: twice the current base fee plus the node's priority fee."""
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        try:
+            priority = int(self.w3.eth.max_priority_fee)
+        except Exception:  # noqa: BLE001 - eth-tester and some nodes lack the method
+            priority = DEFAULT_PRIORITY_FEE if base else 0
+        return {"maxFeePerGas": 2 * base + priority, "maxPriorityFeePerGas": priority}
+
+    def _send_signed(self, build: Callable[[dict[str, Any]], dict[str, Any]], params: dict[str, Any]) -> str:
+        tracker = self._nonces
+        with tracker.lock:
+            pending = self.w3.eth.get_transaction_count(self.address, "pending")
+            nonce = max(pending, tracker.next_nonce or 0)
+            tx = build({**params, **self.fees(), "nonce": nonce, "chainId": self.w3.eth.chain_id})
+            raw = self.signer.sign_transaction(tx)
+            try:
+                with decoded_reverts():
+                    tx_hash = self.w3.eth.send_raw_transaction(raw).to_0x_hex()
+            except Exception:
+                tracker.next_nonce = None
+                raise
+            tracker.next_nonce = nonce + 1
+            return tx_hash
+
+    def _wait(self, tx_hash: str, fn: ContractFunction | None) -> TxReceipt:
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash,  # type: ignore[arg-type]
+                timeout=self.timeout,
+                poll_latency=self.poll_latency,
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise ChainError(f"no receipt for {tx_hash}: {exc}") from exc
+        if receipt["status"] != 1:
+            raise self._replay_error(tx_hash, receipt, fn)
+        self._await_confirmations(receipt)
+        return receipt
+
+    def _replay_error(self, tx_hash: str, receipt: TxReceipt, fn: ContractFunction | None) -> TransactionReverted:
+        """Re-run a mined, reverted transaction as a call on the parent state to recover its error."""
+        if fn is not None:
+            try:
+                call(fn, self.address, block=max(int(receipt["blockNumber"]) - 1, 0))
+            except TransactionReverted as exc:
+                exc.tx_hash = tx_hash
+                return exc
+            except Exception:  # noqa: BLE001, S110 - fall through to the generic error
+                pass
+        return TransactionReverted(f"transaction {tx_hash} reverted", tx_hash=tx_hash)
+
+    def _await_confirmations(self, receipt: TxReceipt) -> None:
+        if self.confirmations <= 0:
+            return
+        target = int(receipt["blockNumber"]) + self.confirmations
+        deadline = time.monotonic() + self.timeout
+        while self.w3.eth.block_number < target:
+            if time.monotonic() > deadline:
+                raise ChainError(f"{self.confirmations} confirmations not reached within {self.timeout}s")
+            time.sleep(self.poll_latency)
