@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -11,6 +12,14 @@ from typing import Any
 from radledger.errors import ArtifactNotFound
 
 ARTIFACTS_DIR = Path(__file__).parent / "artifacts"
+ARTIFACTS_ENV = "RADLEDGER_ARTIFACTS_DIR"
+"""Environment variable naming another artifacts folder (contributors' fresh compiles; tests)."""
+
+
+def default_dir() -> Path:
+    """The folder artifacts load from: $RADLEDGER_ARTIFACTS_DIR, else the package's own."""
+    override = os.environ.get(ARTIFACTS_ENV)
+    return Path(override) if override else ARTIFACTS_DIR
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class Artifact:
 @cache
 def load_artifact(name: str, directory: Path | None = None) -> Artifact:
     """The artifact of contract `name` from `directory` (default: the package's own)."""
-    path = (directory or ARTIFACTS_DIR) / f"{name}.json"
+    path = (directory or default_dir()) / f"{name}.json"
     if not path.is_file():
         raise ArtifactNotFound(f"no artifact for contract {name!r} in {path.parent}")
     return Artifact.from_json(json.loads(path.read_text()))
@@ -49,4 +58,4 @@ def load_artifact(name: str, directory: Path | None = None) -> Artifact:
 
 def artifact_names(directory: Path | None = None) -> list[str]:
     """Names of all contracts with an artifact in `directory`."""
-    return sorted(p.stem for p in (directory or ARTIFACTS_DIR).glob("*.json") if p.name != "standard-input.json")
+    return sorted(p.stem for p in (directory or default_dir()).glob("*.json") if p.name != "standard-input.json")

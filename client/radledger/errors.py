@@ -120,11 +120,20 @@ def _register(name: str, inputs: list[dict[str, Any]]) -> None:
     _BY_SELECTOR[selector] = (cls, types)
 
 
-def _load_builtin() -> None:
+_LOADED: list[bool] = []
+
+
+def _ensure_loaded() -> None:
+    """Register the errors of the shipped (or overriding) artifacts, once, on first use."""
+    if _LOADED:
+        return
+    _LOADED.append(True)
     _register("Error", [{"name": "message", "type": "string"}])
     _register("Panic", [{"name": "code", "type": "uint256"}])
-    directory = Path(__file__).parent / "artifacts"
-    for path in sorted(directory.glob("*.json")):
+    from radledger.artifacts import default_dir
+
+    directories = {Path(__file__).parent / "artifacts", default_dir()}
+    for path in sorted(p for d in directories for p in d.glob("*.json")):
         if path.name == "standard-input.json":
             continue
         for entry in json.loads(path.read_text())["abi"]:
@@ -134,6 +143,7 @@ def _load_builtin() -> None:
 
 def register_abi(abi: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> None:
     """Make the custom errors of another ABI decodable (freshly compiled artifacts, say)."""
+    _ensure_loaded()
     for entry in abi:
         if entry.get("type") == "error":
             _register(entry["name"], entry["inputs"])
@@ -141,6 +151,7 @@ def register_abi(abi: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> None
 
 def contract_error_class(name: str) -> type[ContractError]:
     """The exception class of the contract error `name`."""
+    _ensure_loaded()
     try:
         return _CLASSES[name]
     except KeyError:
@@ -149,6 +160,7 @@ def contract_error_class(name: str) -> type[ContractError]:
 
 def decode_revert(data: bytes, tx_hash: str | None = None) -> TransactionReverted:
     """The exception for revert `data`: a :class:`ContractError` subclass when the selector is known."""
+    _ensure_loaded()
     if len(data) < 4:
         return TransactionReverted("execution reverted without data", data=data, tx_hash=tx_hash)
     known = _BY_SELECTOR.get(data[:4])
@@ -222,7 +234,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def __getattr__(name: str) -> type[ContractError]:
+    if name.startswith("__"):
+        raise AttributeError(name)
     return contract_error_class(name)
 
-
-_load_builtin()

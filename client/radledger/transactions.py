@@ -53,6 +53,7 @@ def call(fn: ContractFunction, sender: ChecksumAddress | None = None, block: Any
 class _NonceTracker:
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_nonce: int | None = None
+    last_hash: str | None = None
 
 
 @dataclass
@@ -115,8 +116,12 @@ class Transactor:
     def _send_signed(self, build: Callable[[dict[str, Any]], dict[str, Any]], params: dict[str, Any]) -> str:
         tracker = self._nonces
         with tracker.lock:
-            pending = self.w3.eth.get_transaction_count(self.address, "pending")
-            nonce = max(pending, tracker.next_nonce or 0)
+            # Under the lock, the node's pending count already includes every transaction this
+            # transactor sent before (send_raw_transaction returned), so it is the next nonce. A
+            # local counter is kept only to notice a node that lags behind its own pool.
+            nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+            if tracker.next_nonce is not None and tracker.last_hash and nonce < tracker.next_nonce:
+                nonce = tracker.next_nonce if self._known(tracker.last_hash) else nonce
             tx = build({**params, **self.fees(), "nonce": nonce, "chainId": self.w3.eth.chain_id})
             raw = self.signer.sign_transaction(tx)
             try:
@@ -126,7 +131,15 @@ class Transactor:
                 tracker.next_nonce = None
                 raise
             tracker.next_nonce = nonce + 1
+            tracker.last_hash = tx_hash
             return tx_hash
+
+    def _known(self, tx_hash: str) -> bool:
+        try:
+            self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - unknown (reverted snapshot, dropped): not in flight
+            return False
+        return True
 
     def _wait(self, tx_hash: str, fn: ContractFunction | None) -> TxReceipt:
         try:
