@@ -63,9 +63,12 @@ def is_in_process(w3: Web3) -> bool:
 
 
 def time_travel(w3: Web3, seconds: int) -> int:
-    """Move the in-process chain `seconds` forward (mines a block); returns the new timestamp."""
+    """Move the in-process chain `seconds` forward: mines a block whose timestamp is the latest
+    block's plus `seconds` (nothing for 0); returns that timestamp, which views now see."""
     if seconds < 0:
         raise ValueError("time only moves forward")
     target = int(w3.eth.get_block("latest")["timestamp"]) + seconds
-    w3.provider.ethereum_tester.time_travel(target)  # type: ignore[attr-defined]
+    if seconds:
+        # eth-tester mines the block at one second before the time asked (the pending block gets it).
+        w3.provider.ethereum_tester.time_travel(target + 1)  # type: ignore[attr-defined]
     return target

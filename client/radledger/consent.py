@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
 from radledger import validation
@@ -15,6 +16,8 @@ from radledger.signers import Signer
 
 WILDCARD = bytes(32)
 """Record id 0: a grant on it covers every record of the patient."""
+
+_ADDRESS_FIELDS = frozenset({"patient", "grantee", "guardian", "signer"})
 
 
 def grant_message(
@@ -184,24 +187,29 @@ class ConsentRegistryClient(ContractClient):
             )
         m = signed.message
         validation.deadline(int(m["deadline"]), self.now())
-        sig = signed.signature
+        validation.signature(signed.signature)
         if signed.primary_type == "Grant":
-            return self._send(
-                "grantBySig",
-                *self._grant_args(
-                    m["patient"], m["grantee"], m["recordId"], m["scopes"], m["purposes"], m["validFrom"],
-                    m["validUntil"],
-                ),
-                m["signer"], m["deadline"], sig,
+            self._grant_args(
+                m["patient"], m["grantee"], m["recordId"], m["scopes"], m["purposes"], m["validFrom"], m["validUntil"]
+            )
+        fn = self.by_sig_call(signed)
+        return self._send(fn.fn_name, *fn.args)
+
+    def by_sig_call(self, signed: SignedMessage) -> ContractFunction:
+        """The `...BySig` contract call that carries `signed`, unchecked (:meth:`relay` checks it first)."""
+        sig, fns = signed.signature, self.contract.functions
+        m = {k: validation.address(v, k) if k in _ADDRESS_FIELDS else v for k, v in signed.message.items()}
+        if signed.primary_type == "Grant":
+            return fns.grantBySig(
+                m["patient"], m["grantee"], m["recordId"], m["scopes"], m["purposes"], m["validFrom"],
+                m["validUntil"], m["signer"], m["deadline"], sig,
             )  # fmt: skip
         if signed.primary_type == "Revoke":
-            return self._send(
-                "revokeBySig", m["patient"], m["grantee"], m["recordId"], m["signer"], m["deadline"], sig
-            )
+            return fns.revokeBySig(m["patient"], m["grantee"], m["recordId"], m["signer"], m["deadline"], sig)
         if signed.primary_type == "SetGuardian":
-            return self._send("setGuardianBySig", m["patient"], m["guardian"], m["validUntil"], m["deadline"], sig)
+            return fns.setGuardianBySig(m["patient"], m["guardian"], m["validUntil"], m["deadline"], sig)
         if signed.primary_type == "InvalidateSignatures":
-            return self._send("invalidateSignaturesBySig", m["patient"], m["signer"], m["deadline"], sig)
+            return fns.invalidateSignaturesBySig(m["patient"], m["signer"], m["deadline"], sig)
         raise ValidationError(f"cannot relay a {signed.primary_type} message")
 
     # --------------------------------------------------------------------- views

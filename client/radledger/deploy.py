@@ -1,9 +1,24 @@
-"""Deploying the contracts (in-process chain or any node) and the clients of a deployment."""
+"""Deploying the contracts (in-process chain or any node) and the clients of a deployment.
+
+The deployment is the list :data:`CONTRACTS` of :class:`~radledger.deploy_plan.ContractSpec`:
+each names an artifact, its constructor arguments (functions of the admin, the options and
+the addresses of the contracts before it), the roles granted right after it is deployed and
+the setup-file sections it handles. A later contract joins by appending a spec (and an
+address field to :class:`Deployment`); deploying, resuming, dry runs, manifests,
+verify-deployment and :meth:`Deployment.clients` follow from the list.
+
+- :func:`deploy_core`: deploy everything in one call, nothing written (tests, the demo).
+- :func:`deploy`: a recorded deployment: `deployments/<chainId>.json`, resumable,
+  idempotent, with setup and admin hand-over (what `radledger deploy` and
+  `scripts/deploy.py` run).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -11,10 +26,114 @@ from web3 import Web3
 from radledger import validation
 from radledger.artifacts import load_artifact
 from radledger.consent import ConsentRegistryClient
+from radledger.contract import ContractClient
+from radledger.deploy_plan import (
+    DEFAULT_BREAK_GLASS_SECONDS,
+    CallStep,
+    ContractSpec,
+    DeployContext,
+    DeployOptions,
+    RoleGrant,
+    RoleStep,
+    Step,
+    fixed,
+)
+from radledger.deployer import DeployResult, DryRunReport, Log, StepHook, dry_run, run_deployment
+from radledger.errors import ConfigurationError
 from radledger.records import RecordRegistryClient
+from radledger.setup_config import SetupConfig, entry_address, entry_text
 from radledger.transactions import Transactor
 
-DEFAULT_BREAK_GLASS_SECONDS = 24 * 3600
+__all__ = [
+    "CONTRACTS",
+    "DEFAULT_BREAK_GLASS_SECONDS",
+    "Clients",
+    "DeployOptions",
+    "DeployResult",
+    "Deployment",
+    "DryRunReport",
+    "deploy",
+    "deploy_contract",
+    "deploy_core",
+    "plan_deployment",
+]
+
+
+# --------------------------------------------------------------------- setup sections
+
+
+def _custodian_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
+    steps: list[Step] = []
+    for i, entry in enumerate(entries):
+        what = f"{source}: custodians[{i}]"
+        account = entry_address(entry, "account", what, optional={"gateway_url"})
+        url = entry_text(entry, "gateway_url", what)
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"{what}.gateway_url: {url!r} must be an http(s) URL (the site's gateway)")
+
+        def registered(client: ContractClient, account: ChecksumAddress = account) -> bool:
+            return bool(client.contract.functions.getCustodian(account).call()[0]) if _is_custodian(
+                client, account
+            ) else False
+
+        steps.append(CallStep("RecordRegistry", "registerCustodian", (account, url), registered, account))
+    return steps
+
+
+def _is_custodian(client: ContractClient, account: ChecksumAddress) -> bool:
+    """Whether `account` is a registered custodian (getCustodian reverts for others)."""
+    count = int(client.contract.functions.custodianCount().call())
+    return any(client.contract.functions.custodianAt(i).call() == account for i in range(1, count + 1))
+
+
+def _emergency_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
+    steps: list[Step] = []
+    for i, entry in enumerate(entries):
+        account = entry_address(entry, "account", f"{source}: emergency_accounts[{i}]")
+        steps.append(RoleStep("ConsentRegistry", "BREAK_GLASS_ROLE", account, fixed(account), prefix="setup"))
+    return steps
+
+
+# ----------------------------------------------------------------------------- specs
+
+
+def _admin_if_deployer(ctx: DeployContext) -> str | None:
+    """The admin, when the deployer is the admin (an outside admin grants roles itself)."""
+    return ctx.admin if ctx.admin == ctx.deployer else None
+
+
+def _consent_checks(client: ContractClient, ctx: DeployContext) -> list[tuple[str, Any, Any]]:
+    functions = client.contract.functions
+    return [
+        ("recordRegistry()", ctx.address("RecordRegistry"), Web3.to_checksum_address(functions.recordRegistry().call())),
+        ("breakGlassDuration()", ctx.options.break_glass_seconds, int(functions.breakGlassDuration().call())),
+    ]
+
+
+CONTRACTS: tuple[ContractSpec, ...] = (
+    ContractSpec(
+        name="RecordRegistry",
+        field="record_registry",
+        client_attr="records",
+        client=RecordRegistryClient,
+        constructor_args=lambda ctx: (ctx.admin,),
+        roles=(RoleGrant("CUSTODIAN_REGISTRAR_ROLE", "admin", _admin_if_deployer),),
+        setup={"custodians": _custodian_steps},
+    ),
+    ContractSpec(
+        name="ConsentRegistry",
+        field="consent_registry",
+        client_attr="consent",
+        client=ConsentRegistryClient,
+        constructor_args=lambda ctx: (ctx.admin, ctx.address("RecordRegistry"), ctx.options.break_glass_seconds),
+        setup={"emergency_accounts": _emergency_steps},
+        checks=_consent_checks,
+    ),
+)
+"""The contracts of a radledger deployment, in deployment order."""
+
+
+# ------------------------------------------------------------------------ deployment
 
 
 @dataclass(frozen=True)
@@ -31,6 +150,85 @@ class Deployment:
     def consent(self, w3: Web3, transactor: Transactor | None = None) -> ConsentRegistryClient:
         return ConsentRegistryClient(w3, self.consent_registry, transactor)
 
+    @classmethod
+    def from_addresses(
+        cls, chain_id: int, addresses: Mapping[str, str], specs: Sequence[ContractSpec] = CONTRACTS
+    ) -> Deployment:
+        """From contract name → address (a manifest's); contracts a spec marks optional may be missing."""
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for spec in specs:
+            if spec.name in addresses and spec.field in names:
+                values[spec.field] = validation.nonzero_address(addresses[spec.name], f"{spec.name} address")
+        try:
+            return cls(chain_id=chain_id, **values)
+        except TypeError:
+            missing = [s.name for s in specs if s.field in names and s.field not in values]
+            raise ConfigurationError(f"the deployment lacks {', '.join(missing)}") from None
+
+    def addresses(self, specs: Sequence[ContractSpec] = CONTRACTS) -> dict[str, ChecksumAddress]:
+        """Contract name → address, for every contract this deployment has."""
+        return {s.name: getattr(self, s.field) for s in specs if getattr(self, s.field, None)}
+
+    def clients(
+        self, w3: Web3, transactor: Transactor | None = None, specs: Sequence[ContractSpec] = CONTRACTS
+    ) -> Clients:
+        """Every contract wrapper of this deployment, sending as `transactor` (read-only without)."""
+        wrappers: dict[str, ContractClient] = {}
+        attrs: dict[str, str] = {}
+        for spec in specs:
+            address = getattr(self, spec.field, None)
+            if address:
+                wrappers[spec.name] = spec.client(w3, address, transactor)
+                attrs[spec.client_attr] = spec.name
+        return Clients(self, wrappers, attrs)
+
+
+class Clients:
+    """The wrappers of one deployment: ``clients.records``, ``clients.consent`` (and each later
+    contract's attribute), or ``clients["RecordRegistry"]``."""
+
+    def __init__(self, deployment: Deployment, wrappers: dict[str, ContractClient], attrs: dict[str, str]) -> None:
+        self.deployment = deployment
+        self._wrappers = wrappers
+        self._attrs = attrs
+
+    @property
+    def records(self) -> RecordRegistryClient:
+        client = self._wrappers["RecordRegistry"]
+        assert isinstance(client, RecordRegistryClient)
+        return client
+
+    @property
+    def consent(self) -> ConsentRegistryClient:
+        client = self._wrappers["ConsentRegistry"]
+        assert isinstance(client, ConsentRegistryClient)
+        return client
+
+    def __getattr__(self, attr: str) -> ContractClient:
+        attrs = self.__dict__.get("_attrs", {})
+        if attr in attrs:
+            return self._wrappers[attrs[attr]]
+        raise AttributeError(f"this deployment has no {attr!r} contract")
+
+    def __getitem__(self, name: str) -> ContractClient:
+        try:
+            return self._wrappers[name]
+        except KeyError:
+            raise KeyError(f"this deployment has no {name}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._wrappers)
+
+    def with_sender(self, transactor: Transactor) -> Clients:
+        """The same wrappers, sending as another signer."""
+        return Clients(
+            self.deployment, {n: c.with_sender(transactor) for n, c in self._wrappers.items()}, dict(self._attrs)
+        )
+
+
+# ---------------------------------------------------------------------------- deploy
+
 
 def deploy_contract(transactor: Transactor, name: str, *args: object, artifacts_dir: Path | None = None) -> str:
     """Deploy contract `name` from its artifact; returns its address."""
@@ -45,17 +243,79 @@ def deploy_core(
     break_glass_seconds: int = DEFAULT_BREAK_GLASS_SECONDS,
     artifacts_dir: Path | None = None,
 ) -> Deployment:
-    """Deploy RecordRegistry and ConsentRegistry with `admin` (default: the deployer) as admin.
+    """Deploy every contract with `admin` (default: the deployer) as admin; nothing is written.
 
     When the deployer is the admin it also takes the custodian-registrar role, so a fresh
     in-process deployment can register sites straight away.
     """
-    admin_address = validation.nonzero_address(admin or transactor.address, "admin")
-    records = deploy_contract(transactor, "RecordRegistry", admin_address, artifacts_dir=artifacts_dir)
-    consent = deploy_contract(
-        transactor, "ConsentRegistry", admin_address, records, break_glass_seconds, artifacts_dir=artifacts_dir
+    options = DeployOptions(
+        break_glass_seconds=break_glass_seconds,
+        admin=validation.nonzero_address(admin, "admin") if admin else None,
     )
-    deployment = Deployment(transactor.w3.eth.chain_id, Web3.to_checksum_address(records), Web3.to_checksum_address(consent))
-    if admin_address == transactor.address:
-        deployment.records(transactor.w3, transactor).grant_role("CUSTODIAN_REGISTRAR_ROLE", admin_address)
-    return deployment
+    result = run_deployment(transactor, CONTRACTS, options, artifacts_dir=artifacts_dir)
+    return result.manifest.deployment()
+
+
+def deploy(
+    transactor: Transactor,
+    *,
+    manifest_path: Path | None,
+    network: str = "",
+    break_glass_seconds: int = DEFAULT_BREAK_GLASS_SECONDS,
+    handoff_to: str | None = None,
+    setup: SetupConfig | None = None,
+    fresh: bool = False,
+    artifacts_dir: Path | None = None,
+    on_step: StepHook | None = None,
+    log: Log | None = None,
+) -> DeployResult:
+    """A recorded deployment: resume or confirm the one in `manifest_path`, or start it.
+
+    The deployer is the admin while it deploys and runs `setup`; with `handoff_to` (or the
+    setup file's `[admin] handoff_to`), that address then gets the admin role of every
+    contract and the deployer renounces every role it holds.
+    """
+    options = DeployOptions(
+        break_glass_seconds=break_glass_seconds,
+        handoff_to=validation.nonzero_address(handoff_to, "hand-over address") if handoff_to else None,
+    )
+    return run_deployment(
+        transactor,
+        CONTRACTS,
+        options,
+        setup=setup,
+        network=network,
+        manifest_path=manifest_path,
+        fresh=fresh,
+        artifacts_dir=artifacts_dir,
+        on_step=on_step,
+        log=log or (lambda _: None),
+    )
+
+
+def plan_deployment(
+    transactor: Transactor,
+    *,
+    manifest_path: Path | None,
+    network: str = "",
+    break_glass_seconds: int = DEFAULT_BREAK_GLASS_SECONDS,
+    handoff_to: str | None = None,
+    setup: SetupConfig | None = None,
+    fresh: bool = False,
+    artifacts_dir: Path | None = None,
+) -> DryRunReport:
+    """The dry run of :func:`deploy`: each transaction it would send, its gas and the cost; nothing sent."""
+    options = DeployOptions(
+        break_glass_seconds=break_glass_seconds,
+        handoff_to=validation.nonzero_address(handoff_to, "hand-over address") if handoff_to else None,
+    )
+    return dry_run(
+        transactor,
+        CONTRACTS,
+        options,
+        setup=setup,
+        network=network,
+        manifest_path=manifest_path,
+        fresh=fresh,
+        artifacts_dir=artifacts_dir,
+    )

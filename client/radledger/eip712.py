@@ -1,8 +1,10 @@
-"""EIP-712 typed data for ConsentRegistry's `...BySig` functions, built and signed offline.
+"""EIP-712 typed data for the contracts' `...BySig` functions, built and signed offline.
 
-A signature commits to the chain id and the contract (the domain), a deadline, the grant
-slot's (or guardian slot's) version and the patient's signature epoch: it can be used once,
-on one chain, with one contract, and the patient can invalidate all outstanding ones.
+A signature commits to the chain id and the contract (the domain), a deadline, a counter of
+the slot it changes (a grant's version, a credential's sequence) and the signer's signature
+epoch: it can be used once, on one chain, with one contract, and the signer can invalidate
+all outstanding ones. Each contract has its own table of message types, found through the
+domain's name (:data:`TYPES_BY_DOMAIN`), so two contracts may both have a `Revoke` message.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from radledger.signers import Signer
 
 CONSENT_DOMAIN_NAME = "radledger ConsentRegistry"
 CONSENT_DOMAIN_VERSION = "1"
+CREDENTIAL_DOMAIN_NAME = "radledger CredentialRegistry"
+CREDENTIAL_DOMAIN_VERSION = "1"
 
 _DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -67,6 +71,51 @@ CONSENT_TYPES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+CREDENTIAL_TYPES: dict[str, list[tuple[str, str]]] = {
+    "Attest": [
+        ("issuer", "address"),
+        ("subject", "bytes32"),
+        ("schema", "uint32"),
+        ("dataHash", "bytes32"),
+        ("value", "uint64"),
+        ("validFrom", "uint40"),
+        ("validUntil", "uint40"),
+        ("refUid", "bytes32"),
+        ("sequence", "uint32"),
+        ("epoch", "uint64"),
+        ("deadline", "uint256"),
+    ],
+    "Revoke": [
+        ("signer", "address"),
+        ("uid", "bytes32"),
+        ("reasonCode", "uint16"),
+        ("epoch", "uint64"),
+        ("deadline", "uint256"),
+    ],
+    "InvalidateSignatures": [
+        ("issuer", "address"),
+        ("epoch", "uint64"),
+        ("deadline", "uint256"),
+    ],
+}
+
+TYPES_BY_DOMAIN: dict[str, dict[str, list[tuple[str, str]]]] = {
+    CONSENT_DOMAIN_NAME: CONSENT_TYPES,
+    CREDENTIAL_DOMAIN_NAME: CREDENTIAL_TYPES,
+}
+"""The message types of each contract, by its EIP-712 domain name."""
+
+
+def message_fields(domain_name: str, primary_type: str) -> list[tuple[str, str]]:
+    """The (name, type) fields of message `primary_type` of the contract whose domain is `domain_name`."""
+    table = TYPES_BY_DOMAIN.get(domain_name)
+    if table is None:
+        raise ValidationError(f"unknown EIP-712 domain {domain_name!r}; known: {sorted(TYPES_BY_DOMAIN)}")
+    fields = table.get(primary_type)
+    if fields is None:
+        raise ValidationError(f"unknown EIP-712 type {primary_type!r} for {domain_name}")
+    return fields
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -81,6 +130,12 @@ class Domain:
     def consent(cls, chain_id: int, contract: str) -> Domain:
         return cls(CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, chain_id, validation.address(contract, "contract"))
 
+    @classmethod
+    def credentials(cls, chain_id: int, contract: str) -> Domain:
+        return cls(
+            CREDENTIAL_DOMAIN_NAME, CREDENTIAL_DOMAIN_VERSION, chain_id, validation.address(contract, "contract")
+        )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -92,9 +147,7 @@ class Domain:
 
 def typed_data(domain: Domain, primary_type: str, message: dict[str, Any]) -> dict[str, Any]:
     """The full EIP-712 document (as eth_signTypedData_v4 takes it)."""
-    fields = CONSENT_TYPES.get(primary_type)
-    if fields is None:
-        raise ValidationError(f"unknown EIP-712 type {primary_type!r}")
+    fields = message_fields(domain.name, primary_type)
     missing = [name for name, _ in fields if name not in message]
     if missing:
         raise ValidationError(f"{primary_type} message is missing {missing}")
@@ -136,8 +189,8 @@ class SignedMessage:
         try:
             doc = json.loads(text)
             primary_type = doc["primaryType"]
-            fields = dict(CONSENT_TYPES[primary_type])
             d = doc["domain"]
+            fields = dict(message_fields(d["name"], primary_type))
             domain = Domain(d["name"], d["version"], int(d["chainId"]), validation.address(d["verifyingContract"]))
             message: dict[str, Any] = {}
             for name, kind in fields.items():

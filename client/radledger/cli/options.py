@@ -1,0 +1,429 @@
+"""What the CLI commands share: connection and signer options, contract addresses, parsing of
+times, durations, scopes, purposes and records, and the output of transactions.
+
+Keys and passwords never come from the command line: a key is read from an environment
+variable (`--key-env NAME`, default RADLEDGER_PRIVATE_KEY) or from an encrypted keystore
+(`--keystore PATH`, password from RADLEDGER_KEYSTORE_PASSWORD or a prompt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import stat
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.exceptions import Web3Exception
+from web3.types import TxReceipt
+
+from radledger import validation
+from radledger.chain import connect
+from radledger.consent import WILDCARD, ConsentRegistryClient
+from radledger.errors import ChainError, ConfigurationError, SignerError, ValidationError
+from radledger.models import FOREVER, Purpose, RecordKind, Scope
+from radledger.records import RecordRegistryClient, record_id
+from radledger.signers import KeySigner
+from radledger.transactions import Transactor
+
+ENV_RPC_URL = "RADLEDGER_RPC_URL"
+ENV_RECORDS = "RADLEDGER_RECORDS"
+ENV_CONSENT = "RADLEDGER_CONSENT"
+DEFAULT_KEY_ENV = "RADLEDGER_PRIVATE_KEY"
+ENV_KEYSTORE_PASSWORD = "RADLEDGER_KEYSTORE_PASSWORD"
+
+GROUP_HELP = {
+    "salt": "a site's secret salt for record ids",
+    "custodian": "imaging sites registered by governance",
+    "record": "record ids and record pointers",
+    "consent": "grant, revoke, check, sign offline and relay consents",
+    "guardian": "guardians who act for a patient",
+    "access": "the access trail (accounting of disclosures)",
+    "role": "governance roles (break-glass accounts, custodian registrars)",
+}
+
+# ----------------------------------------------------------------------------- parsers
+
+
+def add_parser(subparsers: Any, name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand parser; option abbreviations are off so that no option is guessed."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help, description=kwargs.pop("description", help), allow_abbrev=False, **kwargs
+    )
+    return parser
+
+
+def command_group(subparsers: Any, name: str) -> Any:
+    """The subcommands of group `name` (`radledger consent ...`), created by the first module that asks."""
+    parser = subparsers.choices.get(name)
+    if parser is None:
+        parser = add_parser(subparsers, name, GROUP_HELP[name])
+        parser.set_defaults(radledger_group_actions=parser.add_subparsers(required=True, metavar="ACTION"))
+    return parser.get_default("radledger_group_actions")
+
+
+def set_handler(parser: argparse.ArgumentParser, handler: Callable[[argparse.Namespace], int]) -> None:
+    """Run `handler` for this command; a node's refusal or a lost connection becomes a one-line ChainError."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except Web3Exception as exc:
+            raise ChainError(f"the node refused: {_node_message(exc)}") from exc
+        except requests.RequestException as exc:
+            raise ChainError(f"lost the connection to the node: {exc}") from exc
+
+    parser.set_defaults(handler=run)
+
+
+def _node_message(exc: Web3Exception) -> str:
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(exc)
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *contracts: str) -> None:
+    """--rpc-url and the addresses of `contracts` ("records", "consent")."""
+    group = parser.add_argument_group("connection")
+    group.add_argument("--rpc-url", metavar="URL", help=f"JSON-RPC endpoint, http(s) (default: ${ENV_RPC_URL})")
+    if "records" in contracts:
+        group.add_argument(
+            "--records", dest="records_address", metavar="ADDRESS", help=f"RecordRegistry (default: ${ENV_RECORDS})"
+        )
+    if "consent" in contracts:
+        group.add_argument(
+            "--consent", dest="consent_address", metavar="ADDRESS", help=f"ConsentRegistry (default: ${ENV_CONSENT})"
+        )
+
+
+def add_signer_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("signer (a key is never accepted on the command line)")
+    group.add_argument(
+        "--key-env",
+        metavar="NAME",
+        default=DEFAULT_KEY_ENV,
+        help=f"name of the environment variable holding the private key (default: {DEFAULT_KEY_ENV})",
+    )
+    group.add_argument(
+        "--keystore",
+        metavar="PATH",
+        help=f"encrypted keystore file; password from ${ENV_KEYSTORE_PASSWORD} or a prompt",
+    )
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+
+
+def add_record_options(parser: argparse.ArgumentParser, wildcard: bool = False) -> None:
+    """A record named by its id, or by a StudyInstanceUID and the site's salt file (computed here)."""
+    group = parser.add_argument_group("record")
+    group.add_argument(
+        "--record-id",
+        metavar="HEX|all" if wildcard else "HEX",
+        help="the record id" + (" ('all': every record of the patient)" if wildcard else ""),
+    )
+    group.add_argument(
+        "--uid",
+        metavar="UID",
+        help="StudyInstanceUID, with --salt-file: the id is computed locally, the UID never sent",
+    )
+    group.add_argument("--salt-file", metavar="PATH", type=Path, help="the site's salt file (radledger salt new)")
+
+
+# ------------------------------------------------------------------ contract addresses
+
+
+@dataclass(frozen=True)
+class ContractAddresses:
+    """Where the contracts are; a missing one is an error only when a command needs it."""
+
+    records: ChecksumAddress | None
+    consent: ChecksumAddress | None
+
+    def require(self, name: str) -> ChecksumAddress:
+        found = {"records": self.records, "consent": self.consent}[name]
+        if found is None:
+            option, env, contract = {
+                "records": ("--records", ENV_RECORDS, "RecordRegistry"),
+                "consent": ("--consent", ENV_CONSENT, "ConsentRegistry"),
+            }[name]
+            raise ConfigurationError(f"no {contract} address: pass {option} ADDRESS or set {env}")
+        return found
+
+
+def resolve_contracts(args: argparse.Namespace) -> ContractAddresses:
+    """The contract addresses for a command: its options first, then the environment.
+
+    The one place addresses are resolved (deployment manifests will be consulted here too).
+    """
+
+    def pick(option: str, env: str, what: str) -> ChecksumAddress | None:
+        value = getattr(args, option, None) or os.environ.get(env) or None
+        return None if value is None else validation.nonzero_address(value.strip(), what)
+
+    return ContractAddresses(
+        records=pick("records_address", ENV_RECORDS, "RecordRegistry address"),
+        consent=pick("consent_address", ENV_CONSENT, "ConsentRegistry address"),
+    )
+
+
+def rpc_url(args: argparse.Namespace) -> str | None:
+    return getattr(args, "rpc_url", None) or os.environ.get(ENV_RPC_URL) or None
+
+
+# --------------------------------------------------------------------------- signers
+
+_KEY_LIKE = re.compile(r"^(0[xX])?[0-9a-fA-F]{32,}$")
+
+
+def _looks_like_key(text: str) -> bool:
+    return bool(_KEY_LIKE.match(text.strip()))
+
+
+def load_signer(args: argparse.Namespace) -> KeySigner:
+    """The signer named by --keystore or --key-env; refuses (without echoing it) a key typed as an option."""
+    keystore = getattr(args, "keystore", None)
+    if keystore:
+        path = Path(keystore)
+        if not path.is_file():
+            if _looks_like_key(str(keystore)):
+                raise SignerError("--keystore takes the path of a keystore file: a key is never accepted as an option")
+            raise SignerError(f"keystore {path} does not exist")
+        password = os.environ.get(ENV_KEYSTORE_PASSWORD)
+        if password is None:
+            try:
+                password = getpass.getpass(f"password for {path}: ")
+            except (EOFError, OSError) as exc:
+                raise SignerError(f"no password for {path}: set {ENV_KEYSTORE_PASSWORD} or run interactively") from exc
+        return KeySigner.from_keystore(path, password)
+    variable = getattr(args, "key_env", None) or DEFAULT_KEY_ENV
+    if _looks_like_key(variable):
+        raise SignerError(
+            "--key-env takes the NAME of an environment variable holding the key, not the key: "
+            "a key is never accepted as an option"
+        )
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
+        raise SignerError("--key-env: not an environment variable name")
+    return KeySigner.from_env(variable)
+
+
+# ------------------------------------------------------------------------ connection
+
+
+@dataclass
+class Connection:
+    """A node, the contract addresses and (for commands that send) a transactor."""
+
+    w3: Web3
+    contracts: ContractAddresses
+    transactor: Transactor | None = None
+    _records_address: ChecksumAddress | None = field(default=None, repr=False)
+
+    def consent(self) -> ConsentRegistryClient:
+        return ConsentRegistryClient(self.w3, self.contracts.require("consent"), self.transactor)
+
+    def records(self) -> RecordRegistryClient:
+        """RecordRegistry: its own address, else the one the ConsentRegistry reads."""
+        address = self.contracts.records or self._records_address
+        if address is None:
+            if self.contracts.consent is None:
+                self.contracts.require("records")
+            address = self._records_address = Web3.to_checksum_address(
+                self.consent().contract.functions.recordRegistry().call()
+            )
+        return RecordRegistryClient(self.w3, address, self.transactor)
+
+    def now(self) -> int:
+        """The chain's time (the latest block's timestamp)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    @property
+    def sender(self) -> ChecksumAddress:
+        if self.transactor is None:  # pragma: no cover - commands that send always ask for a signer
+            raise SignerError("this command has no signer")
+        return self.transactor.address
+
+
+def open_connection(args: argparse.Namespace, signer: bool = False) -> Connection:
+    """Connect to the node of --rpc-url / $RADLEDGER_RPC_URL, with the command's signer if it sends."""
+    contracts = resolve_contracts(args)
+    url = rpc_url(args)
+    if url is None:
+        raise ConfigurationError(f"no node: pass --rpc-url URL or set {ENV_RPC_URL}")
+    key = load_signer(args) if signer else None
+    w3 = connect(url)
+    return Connection(w3, contracts, Transactor(w3, key) if key is not None else None)
+
+
+# --------------------------------------------------------------------- value parsing
+
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_NEVER = {"never", "forever"}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from `30d`, `12h`, `90m`, `45s` or `2w`."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise ValidationError(f"duration {text!r} is not a number with a unit s, m, h, d or w (e.g. 30d)")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_when(text: str, now: int, what: str) -> int:
+    """A unix timestamp from an ISO date or time (UTC unless it says otherwise), unix seconds,
+    a duration from `now` (`30d`), or `never`."""
+    value = text.strip()
+    if value.lower() in _NEVER:
+        return FOREVER
+    if _DURATION.match(value.lower()):
+        return now + parse_duration(value)
+    if value.isdigit():
+        return validation.timestamp(int(value), what)
+    try:
+        if len(value) == 10:
+            parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
+        else:
+            parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            f"{what}: {text!r} is not a time (an ISO date like 2030-04-01, unix seconds, or a duration like 30d)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return validation.timestamp(int(parsed.timestamp()), what)
+
+
+def wall_clock() -> int:
+    return int(time.time())
+
+
+_SCOPE_NAMES = {
+    "images": Scope.IMAGES,
+    "reports": Scope.REPORTS,
+    "safety-profile": Scope.SAFETY_PROFILE,
+    "safety": Scope.SAFETY_PROFILE,
+    "all": Scope.ALL,
+}
+_PURPOSE_NAMES = {**{p.name.lower(): p for p in Purpose if p.name}, "all": Purpose.ALL}
+
+
+def _parse_names(text: str, names: dict[str, Any], what: str) -> int:
+    value = 0
+    for part in text.split(","):
+        key = part.strip().lower().replace("_", "-")
+        if key not in names:
+            known = ", ".join(n for n in names if n != "safety")
+            raise ValidationError(f"{what}: {part.strip()!r} is not one of {known}")
+        value |= int(names[key])
+    if not value:
+        raise ValidationError(f"{what}: none given")
+    return value
+
+
+def parse_scopes(text: str) -> Scope:
+    """`images,reports` → Scope; names: images, reports, safety-profile, all."""
+    return validation.scopes(_parse_names(text, _SCOPE_NAMES, "scopes"))
+
+
+def parse_purposes(text: str, single: bool = False) -> Purpose:
+    """`TREAT,HRESCH` → Purpose; HL7 PurposeOfUse names, or all."""
+    return validation.purposes(_parse_names(text, _PURPOSE_NAMES, "purposes"), single=single)
+
+
+_KIND_NAMES = {
+    "study": RecordKind.IMAGING_STUDY,
+    "imaging-study": RecordKind.IMAGING_STUDY,
+    "report": RecordKind.REPORT,
+    "safety-profile": RecordKind.SAFETY_PROFILE,
+    "credential-file": RecordKind.CREDENTIAL_FILE,
+}
+
+
+def parse_kind(text: str) -> RecordKind:
+    key = text.strip().lower().replace("_", "-")
+    if key not in _KIND_NAMES:
+        raise ValidationError(f"record kind {text!r} is not one of study, report, safety-profile, credential-file")
+    return _KIND_NAMES[key]
+
+
+def names_of(flags: Scope | Purpose) -> list[str]:
+    """The single-bit members of a flag value, by name (`IMAGES`, `REPORTS`)."""
+    return [m.name or "" for m in type(flags) if int(m) & int(flags)]
+
+
+# ------------------------------------------------------------------- salts and records
+
+
+def read_salt(path: Path) -> bytes:
+    """A site salt file (hex, as `radledger salt new` writes it); warns when others can read it."""
+    try:
+        text = path.read_text().strip()
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ValidationError(f"cannot read salt file {path}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        print(f"radledger: warning: salt file {path} is readable by others (chmod 600 it)", file=sys.stderr)
+    return validation.bytes32(text, f"salt file {path}")
+
+
+def record_from_args(args: argparse.Namespace, wildcard: bool = False) -> bytes:
+    """The record id of --record-id, or of --uid with --salt-file."""
+    given = args.record_id
+    if given is not None and (args.uid or args.salt_file):
+        raise ValidationError("give either --record-id or --uid with --salt-file, not both")
+    if given is not None:
+        if wildcard and given.strip().lower() in {"all", "0", "0x0"}:
+            return WILDCARD
+        return validation.bytes32(given.strip(), "record id")
+    if args.uid and args.salt_file:
+        return record_id(read_salt(args.salt_file), args.uid)
+    raise ValidationError(
+        "no record: give --record-id" + (" (or 'all')" if wildcard else "") + ", or --uid with --salt-file"
+    )
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def hex0x(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def show_record_id(value: bytes) -> str:
+    return "all records" if value == WILDCARD else hex0x(value)
+
+
+def show_time(timestamp: int) -> str:
+    if timestamp >= FOREVER:
+        return "never"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def show_window(valid_from: int, valid_until: int) -> str:
+    if valid_from == 0:
+        return f"valid until {show_time(valid_until)}"
+    return f"valid from {show_time(valid_from)} until {show_time(valid_until)}"
+
+
+def print_tx(summary: str, receipt: TxReceipt) -> None:
+    print(summary)
+    print(f"  tx {receipt['transactionHash'].to_0x_hex()}  block {receipt['blockNumber']}  gas {receipt['gasUsed']:,}")
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, sort_keys=True))

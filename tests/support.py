@@ -1,0 +1,55 @@
+"""Small helpers shared by the contract tests: synthetic records and "nothing was sent" checks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from eth_utils import keccak
+from web3 import Web3
+
+from radledger.models import RecordKind
+from radledger.records import RecordRegistryClient, record_id
+
+SITE_SALT = keccak(text="radledger tests: synthetic salt of site A")
+OTHER_SITE_SALT = keccak(text="radledger tests: synthetic salt of site B")
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def synthetic_uid(label: str) -> str:
+    """A pydicom-style "2.25.<uuid int>" StudyInstanceUID derived from `label` (no real study)."""
+    return f"2.25.{uuid.UUID(bytes=keccak(text=label)[:16]).int}"
+
+
+def content_hash(label: str) -> bytes:
+    return keccak(text=f"synthetic content: {label}")
+
+
+def register_record(
+    records: RecordRegistryClient,
+    patient: str,
+    label: str,
+    kind: RecordKind = RecordKind.IMAGING_STUDY,
+    salt: bytes = SITE_SALT,
+) -> bytes:
+    """Register a synthetic study of `patient` as the client's sender; returns its record id."""
+    rid = record_id(salt, synthetic_uid(label))
+    records.register(rid, patient, kind, content_hash(label))
+    return rid
+
+
+def bad_checksum(address: str) -> str:
+    """`address` with the case of its first letter flipped: well formed, wrong EIP-55 checksum."""
+    for i, char in enumerate(address[2:], start=2):
+        if char.isalpha():
+            return address[:i] + char.swapcase() + address[i + 1 :]
+    raise ValueError(f"{address} has no letter to flip")
+
+
+@contextmanager
+def nothing_sent(w3: Web3) -> Iterator[None]:
+    """Assert that the block inside sends no transaction (the chain mines one block per transaction)."""
+    before = w3.eth.block_number
+    yield
+    assert w3.eth.block_number == before, "a transaction was sent"
