@@ -218,11 +218,7 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
 
     /// @inheritdoc IPreauthRegistry
     function modify(bytes32 requestId, uint16 approvedUnits) external {
-        RequestSlot storage stored = _requests[requestId];
-        if (approvedUnits == 0 || approvedUnits >= stored.units) {
-            revert InvalidApprovedUnits(requestId, approvedUnits, stored.units);
-        }
-        _decide(requestId, stored, Status.Modified, approvedUnits, 0);
+        _decide(requestId, _requests[requestId], Status.Modified, approvedUnits, 0);
     }
 
     /// @inheritdoc IPreauthRegistry
@@ -268,7 +264,9 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
         _checkRequester(requestId, stored);
         Status status = stored.status;
         if (status != Status.Denied && status != Status.Modified) revert InvalidStatus(requestId, status);
-        if (stored.flags & _APPEALED != 0 || block.timestamp > stored.appealBy) {
+        // A site that claimed against a modification accepted it: an appeal could then leave
+        // fewer units approved than already used.
+        if (stored.flags & _APPEALED != 0 || block.timestamp > stored.appealBy || stored.usedUnits != 0) {
             revert AppealNotAllowed(requestId, stored.appealBy);
         }
         uint40 dueAt = uint40(block.timestamp) + _policies[stored.policyId].appealDecisionSeconds;
@@ -436,6 +434,9 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
     ) private {
         address payer = _checkPayer(requestId, stored);
         _checkPending(requestId, stored);
+        if (status == Status.Modified && (approvedUnits == 0 || approvedUnits >= stored.units)) {
+            revert InvalidApprovedUnits(requestId, approvedUnits, stored.units);
+        }
         bool onAppeal = stored.status == Status.Appealed;
         PolicySlot storage policy = _policies[stored.policyId];
         uint40 now_ = uint40(block.timestamp);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +47,13 @@ def _fresh_artifacts_dir() -> Path:
         return ARTIFACTS_DIR
     cache = ROOT / ".cache" / "artifacts" / build_input(ROOT).source_hash
     if not (cache / "standard-input.json").is_file():
-        tmp = cache.with_suffix(".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=cache.parent, prefix="compiling-"))
         write_artifacts(ROOT, tmp)
-        tmp.rename(cache)
+        try:
+            tmp.rename(cache)
+        except OSError:  # another run compiled the same sources first: use theirs
+            shutil.rmtree(tmp, ignore_errors=True)
     return cache
 
 

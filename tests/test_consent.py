@@ -149,7 +149,9 @@ def test_a_new_grant_replaces_the_terms_and_bumps_the_version(
     grantee = actors.grantee.address
     as_patient.grant(patient, grantee, rid, ALL_SCOPES, Purpose.ALL)
     as_patient.grant(patient, grantee, rid, IMAGES, TREAT, 5, FOREVER - 1)
-    assert as_patient.get_grant(patient, grantee, rid) == Grant(patient, grantee, rid, IMAGES, TREAT, 5, FOREVER - 1, 2, 0)
+    assert as_patient.get_grant(patient, grantee, rid) == Grant(
+        patient, grantee, rid, IMAGES, TREAT, 5, FOREVER - 1, 2, 0
+    )
     assert as_patient.has_access(patient, grantee, rid, IMAGES, TREAT)
     assert not as_patient.has_access(patient, grantee, rid, REPORTS, TREAT)
     assert not as_patient.has_access(patient, grantee, rid, IMAGES, HRESCH)
@@ -316,7 +318,9 @@ def test_patient_appoints_a_guardian_with_an_expiry(
     guardian = actors.guardian.address
     until = as_patient.now() + 3600
     receipt = as_patient.set_guardian(guardian, until)
-    assert as_patient.events(receipt, "GuardianSet") == [{"patient": patient, "guardian": guardian, "validUntil": until}]
+    assert as_patient.events(receipt, "GuardianSet") == [
+        {"patient": patient, "guardian": guardian, "validUntil": until}
+    ]
     assert as_patient.get_guardian(patient, guardian) == Guardian(patient, guardian, until, 1)
     assert as_patient.is_guardian(patient, guardian)
     as_patient.set_guardian(guardian, until + 3600)
@@ -551,7 +555,9 @@ def test_constructor_refuses_a_bad_break_glass_window_or_admin(
     w3: Web3, deployment: Deployment, actors: Actors, duration: int, admin_is_zero: bool
 ) -> None:
     admin = ZERO_ADDRESS if admin_is_zero else actors.admin.address
-    expected: errors.ContractError = errors.ZeroAddress() if admin_is_zero else errors.InvalidBreakGlassDuration(duration)
+    expected: errors.ContractError = (
+        errors.ZeroAddress() if admin_is_zero else errors.InvalidBreakGlassDuration(duration)
+    )
     with pytest.raises(errors.ContractError) as exc:
         deploy_contract(
             actors.admin, "ConsentRegistry", admin, deployment.record_registry, duration, artifacts_dir=ARTIFACTS
@@ -776,7 +782,10 @@ INVALID_INPUT: list[tuple[str, Callable[[Ctx], Callable[[], Any]]]] = [
     ("grant: valid_from after valid_until", lambda c: _grant(c, valid_from=c.now + 50, valid_until=c.now + 40)),
     ("grant: valid_from equal to valid_until", lambda c: _grant(c, valid_from=c.now + 50, valid_until=c.now + 50)),
     ("grant: valid_until beyond uint40", lambda c: _grant(c, valid_until=FOREVER + 1)),
-    ("revoke: malformed patient", lambda c: lambda: c.patient_client.revoke(MALFORMED, c.actors.grantee.address, c.rid)),
+    (
+        "revoke: malformed patient",
+        lambda c: lambda: c.patient_client.revoke(MALFORMED, c.actors.grantee.address, c.rid),
+    ),
     (
         "revoke: grantee with a bad checksum",
         lambda c: lambda: c.patient_client.revoke(c.patient, bad_checksum(c.actors.grantee.address), c.rid),

@@ -236,10 +236,11 @@ def test_custodian_registers_a_record_of_each_kind(
     rid = record_id(SITE_SALT, synthetic_uid(f"record of kind {kind.name}"))
     digest = content_hash(kind.name)
     receipt = records.register(rid, patient, kind, digest)
+    site = actors.site.address
     assert records.events(receipt, "RecordRegistered") == [
-        {"recordId": rid, "patient": patient, "custodian": actors.site.address, "kind": int(kind), "contentHash": digest}
+        {"recordId": rid, "patient": patient, "custodian": site, "kind": int(kind), "contentHash": digest}
     ]
-    assert records.get_record(rid) == Record(rid, patient, actors.site.address, kind, 1, block_time(w3, receipt), digest)
+    assert records.get_record(rid) == Record(rid, patient, site, kind, 1, block_time(w3, receipt), digest)
     assert records.patient_and_custodian_of(rid) == (patient, actors.site.address)
 
 

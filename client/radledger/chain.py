@@ -50,7 +50,7 @@ def connect(rpc_url: str, timeout: float = 30.0, expected_chain_id: int | None =
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
     try:
         chain_id = w3.eth.chain_id
-    except Exception as exc:  # noqa: BLE001 - any transport failure means "unreachable"
+    except Exception as exc:
         raise ChainError(f"cannot reach the node at {rpc_url}: {exc}") from exc
     if expected_chain_id is not None and chain_id != expected_chain_id:
         raise ConfigurationError(f"node at {rpc_url} is chain {chain_id}, expected {expected_chain_id}")

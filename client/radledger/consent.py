@@ -83,7 +83,8 @@ class ConsentRegistryClient(ContractClient):
 
     def revoke_all(self, patient: str, grantee: str, record_ids: list[bytes]) -> list[TxReceipt]:
         """Revoke every active grant of `grantee` among `record_ids` (include WILDCARD for the wildcard)."""
-        return [self.revoke(patient, grantee, rid) for rid in record_ids if self.get_grant(patient, grantee, rid).scopes]
+        active = [rid for rid in record_ids if self.get_grant(patient, grantee, rid).scopes]
+        return [self.revoke(patient, grantee, rid) for rid in active]
 
     def set_guardian(self, guardian: str, valid_until: int) -> TxReceipt:
         """The sender (a patient) appoints `guardian` until `valid_until`, or removes it with 0."""
@@ -166,9 +167,7 @@ class ConsentRegistryClient(ContractClient):
         }
         return sign(patient, self.domain(), "SetGuardian", message)
 
-    def sign_invalidate_signatures(
-        self, signer: Signer, patient: str, deadline: int | None = None
-    ) -> SignedMessage:
+    def sign_invalidate_signatures(self, signer: Signer, patient: str, deadline: int | None = None) -> SignedMessage:
         message = {
             "patient": validation.nonzero_address(patient, "patient"),
             "signer": signer.address,

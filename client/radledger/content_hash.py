@@ -21,19 +21,8 @@ from collections.abc import Iterable
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
+from radledger import validation
 from radledger.errors import ValidationError
-
-MAX_UID_LENGTH = 64
-"""DICOM's limit for a UI value."""
-
-
-def check_uid(uid: str, what: str = "UID") -> str:
-    """A DICOM UID: dot-separated digit groups, at most 64 characters."""
-    if not isinstance(uid, str) or not uid or len(uid) > MAX_UID_LENGTH:
-        raise ValidationError(f"{what} {uid!r} is not a DICOM UID (1 to {MAX_UID_LENGTH} characters)")
-    if not all(part.isdigit() and part.isascii() for part in uid.split(".")):
-        raise ValidationError(f"{what} {uid!r} is not a DICOM UID (digits and dots)")
-    return uid
 
 
 def instance_digest(data: bytes) -> bytes:
@@ -45,7 +34,7 @@ def content_hash_of_digests(digests: Iterable[tuple[str, bytes]]) -> bytes:
     """The content hash from (SOPInstanceUID, SHA-256 digest) pairs, in any order."""
     pairs: dict[str, bytes] = {}
     for uid, digest in digests:
-        check_uid(uid, "SOP instance UID")
+        validation.dicom_uid(uid, "SOP instance UID")
         if not isinstance(digest, bytes | bytearray) or len(digest) != 32:
             raise ValidationError(f"digest of instance {uid}: expected 32 bytes of SHA-256")
         if uid in pairs:
@@ -62,4 +51,4 @@ def content_hash(instances: Iterable[tuple[str, bytes]]) -> bytes:
     return content_hash_of_digests((uid, instance_digest(data)) for uid, data in instances)
 
 
-__all__ = ["check_uid", "content_hash", "content_hash_of_digests", "instance_digest"]
+__all__ = ["content_hash", "content_hash_of_digests", "instance_digest"]

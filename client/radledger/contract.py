@@ -71,6 +71,6 @@ class ContractClient:
         for log in logs:
             try:
                 out.append(dict(event.process_log(log)["args"]))
-            except Exception:  # noqa: BLE001, S112 - another event of this contract
+            except Exception:
                 continue
         return out

@@ -278,7 +278,7 @@ def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print)
     w3 = in_process_chain(DEFAULT_START_TIMESTAMP)
     story = _Story(w3, out)
     first_block = w3.eth.block_number
-    accounts = w3.eth.accounts
+    accounts = list(w3.eth.accounts)
     governance = Transactor(w3, UnlockedAccount(accounts[0]))
     site = Transactor(w3, UnlockedAccount(accounts[1]))
     teleradiology = Transactor(w3, UnlockedAccount(accounts[2]))

@@ -15,7 +15,7 @@ verify-deployment and :meth:`Deployment.clients` follow from the list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from radledger import validation
+from radledger import errors, validation
 from radledger.artifacts import load_artifact
 from radledger.consent import ConsentRegistryClient
 from radledger.contract import ContractClient
@@ -70,20 +70,22 @@ def _custodian_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
         url = entry_text(entry, "gateway_url", what)
         if not url.startswith(("https://", "http://")):
             raise ConfigurationError(f"{what}.gateway_url: {url!r} must be an http(s) URL (the site's gateway)")
-
-        def registered(client: ContractClient, account: ChecksumAddress = account) -> bool:
-            return bool(client.contract.functions.getCustodian(account).call()[0]) if _is_custodian(
-                client, account
-            ) else False
-
-        steps.append(CallStep("RecordRegistry", "registerCustodian", (account, url), registered, account))
+        steps.append(
+            CallStep("RecordRegistry", "registerCustodian", (account, url), _custodian_check(account), account)
+        )
     return steps
 
 
-def _is_custodian(client: ContractClient, account: ChecksumAddress) -> bool:
-    """Whether `account` is a registered custodian (getCustodian reverts for others)."""
-    count = int(client.contract.functions.custodianCount().call())
-    return any(client.contract.functions.custodianAt(i).call() == account for i in range(1, count + 1))
+def _custodian_check(account: ChecksumAddress) -> Callable[[ContractClient], bool]:
+    def registered(client: ContractClient) -> bool:
+        assert isinstance(client, RecordRegistryClient)
+        try:
+            client.get_custodian(account)
+        except errors.CustodianNotRegistered:
+            return False
+        return True
+
+    return registered
 
 
 def _emergency_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
@@ -105,7 +107,11 @@ def _admin_if_deployer(ctx: DeployContext) -> str | None:
 def _consent_checks(client: ContractClient, ctx: DeployContext) -> list[tuple[str, Any, Any]]:
     functions = client.contract.functions
     return [
-        ("recordRegistry()", ctx.address("RecordRegistry"), Web3.to_checksum_address(functions.recordRegistry().call())),
+        (
+            "recordRegistry()",
+            ctx.address("RecordRegistry"),
+            Web3.to_checksum_address(functions.recordRegistry().call()),
+        ),
         ("breakGlassDuration()", ctx.options.break_glass_seconds, int(functions.breakGlassDuration().call())),
     ]
 

@@ -163,7 +163,9 @@ def label(value: Any, labels: Mapping[str, str]) -> str:
         return labels[value]
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    return repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str) and not Web3.is_address(value):
+        return repr(value)
+    return str(value)
 
 
 # ----------------------------------------------------------------------------------- steps
@@ -326,9 +328,7 @@ def build_plan(
     for spec in specs:
         steps.append(DeployContract(spec))
         for grant in spec.roles:
-            steps.append(
-                RoleStep(spec.name, grant.role, grant.who, _grant_account(grant), prefix=f"roles:{spec.name}")
-            )
+            steps.append(RoleStep(spec.name, grant.role, grant.who, _grant_account(grant), prefix="roles"))
     if setup is not None:
         steps.extend(setup_steps(specs, setup, artifacts_dir))
     if options.handoff_to is not None:

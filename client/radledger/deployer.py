@@ -52,10 +52,8 @@ from radledger.manifest import (
 )
 from radledger.setup_config import SetupConfig
 from radledger.transactions import Transactor
-from radledger.verify_deployment import runtime_matches
+from radledger.verify_deployment import ROLE_GRANTED, ROLE_REVOKED, runtime_matches
 
-ROLE_GRANTED = keccak(text="RoleGranted(bytes32,address,address)")
-ROLE_REVOKED = keccak(text="RoleRevoked(bytes32,address,address)")
 PENDING_SCAN_BLOCKS = 1024
 """How far past the block a pending creation was sent in to look for its transaction."""
 
@@ -200,7 +198,9 @@ class _Run:
         elif self._node(lambda: step.is_done(self.env), f"checking {step.id}"):
             step.expected_effect(self.env)
             if step.record_when_found:
-                self.manifest.steps.append(StepRecord(step.id, step.describe(self.env, self._labels()), None, None, None))
+                self.manifest.steps.append(
+                    StepRecord(step.id, step.describe(self.env, self._labels()), None, None, None)
+                )
                 self.result.found.append(step.id)
                 self.log(f"= {step.describe(self.env, self._labels())}: already done on chain")
             return
@@ -385,12 +385,14 @@ class _Run:
 
     def _node(self, action: Callable[[], Any], what: str) -> Any:
         """Run `action`; a node that is gone or answers nonsense becomes a ChainError naming the step."""
+        saved = f"; the manifest {self.path} holds every confirmed step: re-run to resume" if self.path else ""
         try:
             return action()
+        except ChainError as exc:
+            raise ChainError(f"{exc} (while {what}){saved}") from exc
         except RadledgerError:
             raise
         except (OSError, Web3Exception) as exc:
-            saved = f"; the manifest {self.path} holds every confirmed step: re-run to resume" if self.path else ""
             raise ChainError(f"node failed while {what}: {type(exc).__name__}: {exc}{saved}") from exc
 
 
@@ -459,7 +461,8 @@ class DryRunReport:
         out = [
             f"dry run on chain {self.chain_id}: nothing is sent",
             f"deployer {self.deployer}, balance {_eth(self.balance)}",
-            f"fees: base {_gwei(self.base_fee)}, priority {_gwei(self.priority_fee)}, max {_gwei(self.max_fee_per_gas)}",
+            f"fees: base {_gwei(self.base_fee)}, priority {_gwei(self.priority_fee)}, "
+            f"max {_gwei(self.max_fee_per_gas)}",
         ]
         if not self.transactions:
             out.append("the deployment is up to date: no transaction to send")
@@ -528,7 +531,7 @@ def dry_run(
         target._check_deployer(todo[0])
 
     sim_w3 = in_process_chain()
-    sim_tx = Transactor(sim_w3, UnlockedAccount(sim_w3.eth.accounts[0]))
+    sim_tx = Transactor(sim_w3, UnlockedAccount(sim_w3.eth.accounts[0]), poll_latency=0.005)
     sim_options = replace(options, admin=None if options.admin in (None, transactor.address) else options.admin)
     labels: dict[str, str] = {}
     gas: dict[str, int] = {}

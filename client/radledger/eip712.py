@@ -24,6 +24,10 @@ CONSENT_DOMAIN_NAME = "radledger ConsentRegistry"
 CONSENT_DOMAIN_VERSION = "1"
 CREDENTIAL_DOMAIN_NAME = "radledger CredentialRegistry"
 CREDENTIAL_DOMAIN_VERSION = "1"
+PREAUTH_DOMAIN_NAME = "radledger PreauthRegistry"
+PREAUTH_DOMAIN_VERSION = "1"
+GATEWAY_DOMAIN_NAME = "radledger Gateway"
+GATEWAY_DOMAIN_VERSION = "1"
 
 _DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -99,9 +103,38 @@ CREDENTIAL_TYPES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+PREAUTH_TYPES: dict[str, list[tuple[str, str]]] = {
+    # The ordering physician attests that the order meets the payer's criteria; its digest is the request id.
+    "OrderAttestation": [
+        ("requester", "address"),
+        ("payer", "address"),
+        ("memberCommitment", "bytes32"),
+        ("procedure", "bytes5"),
+        ("units", "uint16"),
+        ("physician", "address"),
+        ("expedited", "bool"),
+        ("clinicalCommitment", "bytes32"),
+        ("deadline", "uint256"),
+    ],
+}
+
+GATEWAY_TYPES: dict[str, list[tuple[str, str]]] = {
+    # A requester's proof of its grantee key for one request to one gateway (gateway/tokens.py);
+    # verified off chain by the gateway, its domain names the ConsentRegistry the gateway asks.
+    "GatewayToken": [
+        ("grantee", "address"),
+        ("audience", "string"),
+        ("purpose", "uint8"),
+        ("expiry", "uint64"),
+        ("nonce", "bytes32"),
+    ],
+}
+
 TYPES_BY_DOMAIN: dict[str, dict[str, list[tuple[str, str]]]] = {
     CONSENT_DOMAIN_NAME: CONSENT_TYPES,
     CREDENTIAL_DOMAIN_NAME: CREDENTIAL_TYPES,
+    PREAUTH_DOMAIN_NAME: PREAUTH_TYPES,
+    GATEWAY_DOMAIN_NAME: GATEWAY_TYPES,
 }
 """The message types of each contract, by its EIP-712 domain name."""
 
@@ -134,6 +167,17 @@ class Domain:
     def credentials(cls, chain_id: int, contract: str) -> Domain:
         return cls(
             CREDENTIAL_DOMAIN_NAME, CREDENTIAL_DOMAIN_VERSION, chain_id, validation.address(contract, "contract")
+        )
+
+    @classmethod
+    def preauth(cls, chain_id: int, contract: str) -> Domain:
+        return cls(PREAUTH_DOMAIN_NAME, PREAUTH_DOMAIN_VERSION, chain_id, validation.address(contract, "contract"))
+
+    @classmethod
+    def gateway(cls, chain_id: int, consent_contract: str) -> Domain:
+        """Gateway tokens: bound to the chain and the ConsentRegistry whose consents the gateway checks."""
+        return cls(
+            GATEWAY_DOMAIN_NAME, GATEWAY_DOMAIN_VERSION, chain_id, validation.address(consent_contract, "contract")
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -195,7 +239,7 @@ class SignedMessage:
             message: dict[str, Any] = {}
             for name, kind in fields.items():
                 value = doc["message"][name]
-                message[name] = validation.bytes32(value, name) if kind == "bytes32" else value
+                message[name] = _fixed_bytes(value, kind, name) if kind.startswith("bytes") else value
             signature = validation.signature(doc["signature"])
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ValidationError):
@@ -220,3 +264,17 @@ def sign(signer: Signer, domain: Domain, primary_type: str, message: dict[str, A
     """Sign `message` offline (no node needed)."""
     signature = signer.sign_typed_data(typed_data(domain, primary_type, message))
     return SignedMessage(primary_type, domain, dict(message), signature)
+
+
+def _fixed_bytes(value: Any, kind: str, name: str) -> bytes:
+    """A `bytesN` field read back from JSON (hex) as N bytes."""
+    if kind == "bytes32":
+        return validation.bytes32(value, name)
+    text = value[2:] if isinstance(value, str) and value.startswith("0x") else value
+    try:
+        raw = bytes.fromhex(text) if isinstance(text, str) else bytes(text)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name}: {value!r} is not hex") from None
+    if kind != "bytes" and len(raw) != int(kind[5:]):
+        raise ValidationError(f"{name}: expected {kind[5:]} bytes, got {len(raw)}")
+    return raw

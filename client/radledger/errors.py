@@ -72,15 +72,17 @@ class ContractError(TransactionReverted):
 
     def __init__(self, *values: Any, data: bytes = b"", tx_hash: str | None = None) -> None:
         self.values = dict(zip(self.arg_names, values, strict=True))
+        shown = ", ".join(f"{k}={_show(v)}" for k, v in self.values.items())
+        self._text = f"{self.error_name}({shown})"
+        super().__init__(self._text, data=data, tx_hash=tx_hash)
+        # After the base class, so that an argument named like a base attribute (Error(string)'s
+        # `message`) is still that argument.
         for key, value in self.values.items():
             setattr(self, key, value)
-        shown = ", ".join(f"{k}={_show(v)}" for k, v in self.values.items())
-        self.message = f"{self.error_name}({shown})"
-        super().__init__(self.message, data=data, tx_hash=tx_hash)
         self.args = values
 
     def __str__(self) -> str:
-        return self.message
+        return self._text
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.args == other.args  # type: ignore[union-attr]
@@ -169,7 +171,7 @@ def decode_revert(data: bytes, tx_hash: str | None = None) -> TransactionReverte
     cls, types = known
     try:
         values = abi_decode(types, data[4:])
-    except Exception:  # noqa: BLE001 - malformed revert data is reported, not raised
+    except Exception:
         return TransactionReverted(f"execution reverted with malformed {cls.error_name} data", data, tx_hash)
     normalized = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
     return cls(*normalized, data=data, tx_hash=tx_hash)
@@ -237,4 +239,3 @@ def __getattr__(name: str) -> type[ContractError]:
     if name.startswith("__"):
         raise AttributeError(name)
     return contract_error_class(name)
-

@@ -77,6 +77,11 @@ DESCRIPTIONS: dict[str, str] = {
     "credentials.revoke": "credential revocation",
     "credentials.attestBatch10": "ten attestations in one transaction",
     "preauth.requestAutoApproved": "prior-authorization request approved by gold card",
+    "preauth.setPolicy": "payer's first policy for a procedure (license and gold card required)",
+    "preauth.requestPended": "prior-authorization request pended (physician without a gold card)",
+    "preauth.decide": "payer approves a pended request",
+    "claims.submit": "site's first claim against an approval",
+    "claims.adjudicate": "payer pays a claim in full",
 }
 
 # Fixed values, so calldata (and with it the gas) is the same in every run.
@@ -243,6 +248,65 @@ def measure_consent(bench: Bench) -> dict[str, int]:
         dep.consent(w3, grantee).record_access(grantee.address, wild_rid, scopes, purposes)
     )
     return figures
+
+
+@measurement("preauth")
+def measure_preauth(bench: Bench) -> dict[str, int]:
+    from radledger.commitments import ClinicalOpening, MemberOpening, claim_id
+    from radledger.credentials import CredentialRegistryClient, deploy_credentials
+    from radledger.models import ClaimStatus, Policy, PreauthStatus
+    from radledger.preauth import PreauthRegistryClient, deploy_preauth, order_message
+
+    w3, governance = bench.w3, bench.governance
+    # The deployment's registries once deploy.py lists them; deployed here until then.
+    creds_address = getattr(bench.deployment, "credential_registry", None)
+    creds = CredentialRegistryClient(w3, creds_address, governance) if creds_address else deploy_credentials(governance)
+    preauth_address = getattr(bench.deployment, "preauth_registry", None) or deploy_preauth(governance, creds.address)
+    preauth = PreauthRegistryClient(w3, preauth_address, governance)
+    needed = [(creds, "SCHEMA_REGISTRAR_ROLE"), (creds, "ISSUER_AUTHORIZER_ROLE"), (preauth, "PAYER_REGISTRAR_ROLE")]
+    for client, role in needed:
+        if not client.has_role(role, governance.address):
+            client.grant_role(role, governance.address)
+
+    payer, site, board = bench.funded("payer"), bench.funded("site"), bench.funded("state medical board")
+    gold_carded, other = identity("ordering physician (gold card)"), identity("ordering physician")
+    license_schema = creds.register_schema("radledger gas: state license", True, VALID_UNTIL - VALID_FROM).schema_id
+    gold_schema = creds.register_schema("radledger gas: payer gold card", True, VALID_UNTIL - VALID_FROM).schema_id
+    creds.authorize_issuer(license_schema, board.address)
+    creds.authorize_issuer(gold_schema, payer.address)
+    for physician in (gold_carded, other):
+        creds.with_sender(board).attest(physician.address, license_schema, VALID_UNTIL, valid_from=VALID_FROM)
+    creds.with_sender(payer).attest(gold_carded.address, gold_schema, VALID_UNTIL, valid_from=VALID_FROM)
+    preauth.register_payer(payer.address)
+
+    # Each client call below sends one transaction, mined alone in its block: the latest receipt is its own.
+    as_payer, as_site = preauth.with_sender(payer), preauth.with_sender(site)
+    policy = Policy(auto_approval=True, max_units=2, gold_card_schema=gold_schema, required_schemas=(license_schema,))
+    as_payer.set_policy("70551", policy)
+    figures = {"preauth.setPolicy": gas_used(_latest_receipt(w3))}
+    member = MemberOpening(keccak(text="radledger gas: member salt"), "PAYER-GAS", "SYNTHETIC-MEMBER-1")
+    clinical = ClinicalOpening(keccak(text="radledger gas: clinical salt"), ("R51.9",))
+    request_ids = []
+    for key, physician in (("preauth.requestAutoApproved", gold_carded), ("preauth.requestPended", other)):
+        message = order_message(
+            site.address, payer.address, member.commitment(), "70551", 1, physician.address, False,
+            clinical.commitment(), DEADLINE,
+        )  # fmt: skip
+        request_ids.append(as_site.request(preauth.sign_order(physician, message)))
+        figures[key] = gas_used(_latest_receipt(w3))
+    auto_id, pended_id = request_ids
+    if as_site.status(auto_id) is not PreauthStatus.APPROVED or as_site.status(pended_id) is not PreauthStatus.PENDED:
+        raise GasCheckError("the preauth bench expected one auto-approved and one pended request")
+    figures["preauth.decide"] = gas_used(as_payer.approve(pended_id))
+    claim = claim_id(b"synthetic claim file", keccak(text="radledger gas: claim salt"))
+    figures["claims.submit"] = gas_used(as_site.submit_claim(auto_id, claim, 1, 125_000))
+    figures["claims.adjudicate"] = gas_used(as_payer.adjudicate_claim(claim, ClaimStatus.PAID))
+    return figures
+
+
+def _latest_receipt(w3: Web3) -> TxReceipt:
+    (tx_hash,) = w3.eth.get_block("latest")["transactions"]
+    return w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------- running them

@@ -25,9 +25,9 @@ def record_id(site_salt: bytes, study_instance_uid: str) -> bytes:
     The UID itself never reaches the chain; without the salt the id cannot be linked to it.
     """
     salt = validation.bytes32(site_salt, "site salt")
-    uid = study_instance_uid.strip()
-    if not uid or len(uid) > 64 or not all(part.isdigit() for part in uid.split(".")):
-        raise ValidationError(f"study instance UID {study_instance_uid!r} is not a DICOM UID (digits and dots)")
+    # DICOM pads a UI value to even length with a NUL; files and forms add whitespace.
+    raw = study_instance_uid.strip("\x00 \t\r\n") if isinstance(study_instance_uid, str) else study_instance_uid
+    uid = validation.dicom_uid(raw, "study instance UID")
     return keccak(abi_encode(["bytes32", "string"], [salt, uid]))
 
 

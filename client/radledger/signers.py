@@ -82,7 +82,7 @@ class KeySigner:
     def from_key(cls, key: str | bytes) -> KeySigner:
         try:
             return cls(Account.from_key(key))
-        except Exception as exc:  # noqa: BLE001 - never echo the key
+        except Exception as exc:
             raise SignerError("invalid private key") from exc
 
     @classmethod

@@ -15,12 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import requests
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract.contract import ContractFunction
+from web3.exceptions import Web3Exception
 from web3.types import TxReceipt
 
-from radledger.errors import ChainError, TransactionReverted, decode_revert, is_revert, revert_data_of
+from radledger.errors import ChainError, RadledgerError, TransactionReverted, decode_revert, is_revert, revert_data_of
 from radledger.signers import Signer
 
 T = TypeVar("T")
@@ -40,6 +42,20 @@ def decoded_reverts(tx_hash: str | None = None) -> Iterator[None]:
             raise
         data = revert_data_of(exc)
         raise decode_revert(data or b"", tx_hash) from exc
+
+
+@contextmanager
+def node_errors() -> Iterator[None]:
+    """Turn a node's refusal (insufficient funds, nonce too low...) or a lost connection into ChainError."""
+    try:
+        yield
+    except RadledgerError:
+        raise
+    except (Web3Exception, requests.RequestException, OSError) as exc:
+        response = getattr(exc, "rpc_response", None)
+        error = response.get("error") if isinstance(response, dict) else None
+        detail = error.get("message") if isinstance(error, dict) and error.get("message") else str(exc)
+        raise ChainError(f"the node refused or could not be reached: {detail}") from exc
 
 
 def call(fn: ContractFunction, sender: ChecksumAddress | None = None, block: Any = "latest") -> Any:
@@ -74,6 +90,10 @@ class Transactor:
 
     def send(self, fn: ContractFunction, value: int = 0, gas: int | None = None) -> TxReceipt:
         """Send `fn` as a transaction and wait for its receipt; raise the decoded error on revert."""
+        with node_errors():
+            return self._send(fn, value, gas)
+
+    def _send(self, fn: ContractFunction, value: int, gas: int | None) -> TxReceipt:
         params: dict[str, Any] = {"from": self.address, "value": value}
         with decoded_reverts():
             estimate = fn.estimate_gas(params)
@@ -87,6 +107,10 @@ class Transactor:
 
     def deploy(self, abi: Any, bytecode: str, *args: Any) -> TxReceipt:
         """Deploy a contract and wait for its receipt (`contractAddress`)."""
+        with node_errors():
+            return self._deploy(abi, bytecode, *args)
+
+    def _deploy(self, abi: Any, bytecode: str, *args: Any) -> TxReceipt:
         factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         constructor = factory.constructor(*args)
         params: dict[str, Any] = {"from": self.address}
@@ -109,7 +133,7 @@ class Transactor:
         base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
         try:
             priority = int(self.w3.eth.max_priority_fee)
-        except Exception:  # noqa: BLE001 - eth-tester and some nodes lack the method
+        except Exception:
             priority = DEFAULT_PRIORITY_FEE if base else 0
         return {"maxFeePerGas": 2 * base + priority, "maxPriorityFeePerGas": priority}
 
@@ -137,7 +161,7 @@ class Transactor:
     def _known(self, tx_hash: str) -> bool:
         try:
             self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except Exception:  # noqa: BLE001 - unknown (reverted snapshot, dropped): not in flight
+        except Exception:
             return False
         return True
 
@@ -148,7 +172,7 @@ class Transactor:
                 timeout=self.timeout,
                 poll_latency=self.poll_latency,
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ChainError(f"no receipt for {tx_hash}: {exc}") from exc
         if receipt["status"] != 1:
             raise self._replay_error(tx_hash, receipt, fn)
@@ -163,7 +187,7 @@ class Transactor:
             except TransactionReverted as exc:
                 exc.tx_hash = tx_hash
                 return exc
-            except Exception:  # noqa: BLE001, S110 - fall through to the generic error
+            except Exception:
                 pass
         return TransactionReverted(f"transaction {tx_hash} reverted", tx_hash=tx_hash)
 

@@ -62,9 +62,24 @@ def signature(value: Any) -> bytes:
     return raw
 
 
+MAX_UID_LENGTH = 64
+"""DICOM's limit for a UI value."""
+
+
+def dicom_uid(uid: Any, what: str = "UID") -> str:
+    """A DICOM UID: dot-separated digit groups, at most 64 characters."""
+    if not isinstance(uid, str) or not uid or len(uid) > MAX_UID_LENGTH:
+        raise ValidationError(f"{what} {uid!r} is not a DICOM UID (1 to {MAX_UID_LENGTH} characters)")
+    if not all(part.isdigit() and part.isascii() for part in uid.split(".")):
+        raise ValidationError(f"{what} {uid!r} is not a DICOM UID (digits and dots)")
+    return uid
+
+
 def scopes(value: int) -> Scope:
     if not isinstance(value, int) or value <= 0 or value & ~int(Scope.ALL):
-        raise ValidationError(f"scopes: {value!r} is not a non-empty combination of {[s.name for s in _members(Scope)]}")
+        raise ValidationError(
+            f"scopes: {value!r} is not a non-empty combination of {[s.name for s in _members(Scope)]}"
+        )
     return Scope(value)
 
 

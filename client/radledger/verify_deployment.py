@@ -90,7 +90,8 @@ def verify_deployment(
     chain_id = w3.eth.chain_id
     if chain_id != manifest.chain_id:
         return VerifyReport(
-            chain_id, [Check("chain id", False, f"the manifest is for chain {manifest.chain_id}, the node is {chain_id}")]
+            chain_id,
+            [Check("chain id", False, f"the manifest is for chain {manifest.chain_id}, the node is {chain_id}")],
         )
     checks.append(Check(f"chain id {chain_id}", True))
     checks.append(
@@ -102,7 +103,9 @@ def verify_deployment(
     )
     by_name = {s.name: s for s in specs}
     # A read-only environment: the manifest's deployer as a sender that never signs.
-    env = StepEnv(w3, Transactor(w3, UnlockedAccount(manifest.deployer)), manifest, by_name, DeployOptions(), artifacts_dir)
+    env = StepEnv(
+        w3, Transactor(w3, UnlockedAccount(manifest.deployer)), manifest, by_name, DeployOptions(), artifacts_dir
+    )
     present: list[str] = []
     for name, record in manifest.contracts.items():
         if name not in by_name:
@@ -188,7 +191,7 @@ def fetch_logs(w3: Web3, addresses: list[str], topic0: list[bytes], from_block: 
                     "topics": [["0x" + t.hex() for t in topic0]],  # type: ignore[list-item]
                 }
             )
-        except Exception as exc:  # noqa: BLE001 - range or result limits differ per node
+        except Exception as exc:
             if page == 1:
                 raise ChainError(f"cannot read logs of block {start}: {exc}") from exc
             page = max(page // 4, 1)

@@ -165,7 +165,7 @@ interface IPreauthRegistry {
     error MissingReasonCode();
     /// @notice No information was requested, so none can be provided.
     error NoInformationRequested(bytes32 requestId);
-    /// @notice The appeal window has closed, or the request was already appealed.
+    /// @notice The appeal window has closed, the request was already appealed, or claims use its units.
     error AppealNotAllowed(bytes32 requestId, uint40 appealBy);
     /// @notice The decision deadline has not passed, or it was already flagged.
     error DeadlineNotMissed(bytes32 requestId, uint40 dueAt);
@@ -221,7 +221,8 @@ interface IPreauthRegistry {
     /// @notice The requester cancels a pended request.
     function cancel(bytes32 requestId) external;
 
-    /// @notice The requester appeals a denial or modification within the appeal window (once).
+    /// @notice The requester appeals a denial or modification within the appeal window (once), before
+    /// any claim uses the modified units.
     function appeal(bytes32 requestId, bytes32 clinicalCommitment) external;
 
     /// @notice Anyone flags a pended or appealed request whose decision deadline has passed.

@@ -22,20 +22,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 from eth_typing import ChecksumAddress
 from web3 import Web3
-from web3.exceptions import Web3Exception
 from web3.types import TxReceipt
 
 from radledger import validation
 from radledger.chain import connect
 from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.errors import ChainError, ConfigurationError, SignerError, ValidationError
+from radledger.errors import ConfigurationError, SignerError, ValidationError
 from radledger.models import FOREVER, Purpose, RecordKind, Scope
 from radledger.records import RecordRegistryClient, record_id
 from radledger.signers import KeySigner
-from radledger.transactions import Transactor
+from radledger.transactions import Transactor, node_errors
 
 ENV_RPC_URL = "RADLEDGER_RPC_URL"
 ENV_RECORDS = "RADLEDGER_RECORDS"
@@ -77,22 +75,10 @@ def set_handler(parser: argparse.ArgumentParser, handler: Callable[[argparse.Nam
     """Run `handler` for this command; a node's refusal or a lost connection becomes a one-line ChainError."""
 
     def run(args: argparse.Namespace) -> int:
-        try:
+        with node_errors():
             return handler(args)
-        except Web3Exception as exc:
-            raise ChainError(f"the node refused: {_node_message(exc)}") from exc
-        except requests.RequestException as exc:
-            raise ChainError(f"lost the connection to the node: {exc}") from exc
 
     parser.set_defaults(handler=run)
-
-
-def _node_message(exc: Web3Exception) -> str:
-    response = getattr(exc, "rpc_response", None)
-    error = response.get("error") if isinstance(response, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    return str(exc)
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *contracts: str) -> None:
@@ -260,27 +246,27 @@ class Connection:
 
 def open_connection(args: argparse.Namespace, signer: bool = False) -> Connection:
     """Connect to the node of --rpc-url / $RADLEDGER_RPC_URL, with the command's signer if it sends."""
+    key = load_signer(args) if signer else None
     contracts = resolve_contracts(args)
     url = rpc_url(args)
     if url is None:
         raise ConfigurationError(f"no node: pass --rpc-url URL or set {ENV_RPC_URL}")
-    key = load_signer(args) if signer else None
     w3 = connect(url)
     return Connection(w3, contracts, Transactor(w3, key) if key is not None else None)
 
 
 # --------------------------------------------------------------------- value parsing
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^(\d+)\s*([smhdwy])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _NEVER = {"never", "forever"}
 
 
 def parse_duration(text: str) -> int:
-    """Seconds from `30d`, `12h`, `90m`, `45s` or `2w`."""
+    """Seconds from `30d`, `12h`, `90m`, `45s`, `2w` or `1y` (365 days)."""
     match = _DURATION.match(text.strip().lower())
     if not match:
-        raise ValidationError(f"duration {text!r} is not a number with a unit s, m, h, d or w (e.g. 30d)")
+        raise ValidationError(f"duration {text!r} is not a number with a unit s, m, h, d, w or y (e.g. 30d)")
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
@@ -392,6 +378,8 @@ def record_from_args(args: argparse.Namespace, wildcard: bool = False) -> bytes:
         return validation.bytes32(given.strip(), "record id")
     if args.uid and args.salt_file:
         return record_id(read_salt(args.salt_file), args.uid)
+    if args.uid or args.salt_file:
+        raise ValidationError("--uid and --salt-file go together: the record id is keccak256(salt, UID)")
     raise ValidationError(
         "no record: give --record-id" + (" (or 'all')" if wildcard else "") + ", or --uid with --salt-file"
     )

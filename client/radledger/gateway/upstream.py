@@ -1,0 +1,153 @@
+"""The site's DICOMweb server behind the gateway (the "upstream"), reached with credentials only
+the gateway holds.
+
+Reads use `httpx.AsyncClient`: QIDO searches, streamed WADO-RS retrieves, the content of a study
+(each instance as stored, with `transfer-syntax=*`, hashed as it streams in) and, for Orthanc,
+its change feed (stable-study events).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from radledger.content_hash import instance_digest
+from radledger.gateway.errors import StudyNotFound, UpstreamError
+from radledger.gateway.multipart import MultipartParser, PartCollector, boundary_of
+from radledger.gateway.store import InstanceDigest
+
+DICOM_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+"""Accept header for instances exactly as the PACS stores them (no transcoding)."""
+DICOM_JSON = "application/dicom+json"
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    url: str
+    """DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web"""
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 60.0
+    orthanc_url: str | None = None
+    """Orthanc's REST root (for stable-study events), e.g. http://127.0.0.1:8042"""
+
+    @property
+    def base(self) -> str:
+        return self.url.rstrip("/")
+
+
+class Upstream:
+    def __init__(self, settings: UpstreamSettings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, settings: UpstreamSettings) -> AsyncIterator[Upstream]:
+        auth = httpx.BasicAuth(settings.username, settings.password or "") if settings.username else None
+        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+        async with httpx.AsyncClient(auth=auth, timeout=timeout, limits=limits, follow_redirects=False) as client:
+            yield cls(settings, client)
+
+    def url(self, path: str) -> str:
+        return self.settings.base + "/" + path.lstrip("/")
+
+    async def send(
+        self, path: str, params: Any = None, accept: str | None = None, stream: bool = True
+    ) -> httpx.Response:
+        """GET `path` under the DICOMweb root; the caller closes a streamed response."""
+        headers = {"Accept-Encoding": "identity"}
+        if accept:
+            headers["Accept"] = accept
+        request = self.client.build_request("GET", self.url(path), params=params, headers=headers)
+        try:
+            return await self.client.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(502, f"cannot reach the upstream: {type(exc).__name__}") from exc
+
+    async def search(self, path: str, params: Any = None) -> list[dict[str, Any]]:
+        """A QIDO-RS search: the DICOM JSON results (an empty list for 204)."""
+        response = await self.send(path, params, accept=DICOM_JSON, stream=False)
+        if response.status_code == 204:
+            return []
+        if response.status_code != 200:
+            raise UpstreamError(response.status_code, response.text[:200])
+        try:
+            results = response.json()
+        except json.JSONDecodeError as exc:
+            raise UpstreamError(502, f"QIDO answer is not JSON: {exc}") from None
+        if not isinstance(results, list):
+            raise UpstreamError(502, "QIDO answer is not a JSON array")
+        return results
+
+    async def study_contents(self, study_uid: str) -> dict[str, InstanceDigest]:
+        """Every instance of a study as stored: SOPInstanceUID → (series, SHA-256 of the file)."""
+        response = await self.send(f"studies/{study_uid}", accept=DICOM_AS_STORED)
+        try:
+            if response.status_code in (204, 404):
+                raise StudyNotFound(study_uid)
+            if response.status_code != 200:
+                body = await response.aread()
+                raise UpstreamError(response.status_code, body[:200].decode("latin-1"))
+            contents: dict[str, InstanceDigest] = {}
+            boundary = boundary_of(response.headers.get("content-type", ""))
+            if boundary is None:  # a single instance sent bare
+                _add_instance(contents, await response.aread())
+            else:
+                parser, collector = MultipartParser(boundary), PartCollector()
+                async for chunk in response.aiter_raw():
+                    for part in collector.parts(parser.feed(chunk)):
+                        _add_instance(contents, part.data)
+                for part in collector.parts(parser.close()):
+                    _add_instance(contents, part.data)
+        finally:
+            await response.aclose()
+        if not contents:
+            raise StudyNotFound(study_uid)
+        return contents
+
+    # ------------------------------------------------------------ Orthanc REST
+
+    def _orthanc(self, path: str) -> str:
+        if not self.settings.orthanc_url:
+            raise UpstreamError(0, "no Orthanc REST URL configured (upstream.orthanc_url) for stable-study events")
+        return self.settings.orthanc_url.rstrip("/") + "/" + path.lstrip("/")
+
+    async def _orthanc_json(self, path: str, params: Any = None) -> Any:
+        try:
+            response = await self.client.get(self._orthanc(path), params=params)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(502, f"cannot reach Orthanc: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise UpstreamError(response.status_code, response.text[:200])
+        return response.json()
+
+    async def changes(self, since: int, limit: int = 100) -> dict[str, Any]:
+        """Orthanc's change feed after sequence number `since`: {"Changes": [...], "Done": bool, "Last": n}."""
+        return dict(await self._orthanc_json("changes", {"since": since, "limit": limit}))
+
+    async def last_change(self) -> int:
+        return int((await self._orthanc_json("changes", {"last": ""}))["Last"])
+
+    async def orthanc_study(self, orthanc_id: str) -> dict[str, Any]:
+        return dict(await self._orthanc_json(f"studies/{orthanc_id}"))
+
+
+def _add_instance(contents: dict[str, InstanceDigest], data: bytes) -> None:
+    try:
+        ds = pydicom.dcmread(
+            io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPInstanceUID", "SeriesInstanceUID"]
+        )
+        sop_uid, series_uid = str(ds.SOPInstanceUID), str(ds.SeriesInstanceUID)
+    except (InvalidDicomError, AttributeError, ValueError, EOFError) as exc:
+        raise UpstreamError(502, f"the upstream sent an instance that is not readable DICOM: {exc}") from None
+    contents[sop_uid] = InstanceDigest(sop_uid, series_uid, instance_digest(data))

@@ -1,0 +1,17 @@
+"""`brownie run scripts/demo.py` (or `python scripts/demo.py`): the consent story on the in-process chain.
+
+A thin main() over :func:`radledger.demo.run_demo`; the demo runs on its own embedded chain,
+whatever network brownie is connected to, and needs nothing but the radledger package.
+"""
+
+from __future__ import annotations
+
+from radledger.demo import DemoResult, run_demo
+
+
+def main() -> DemoResult:
+    return run_demo()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""ConsentRegistry against a plain Python model of its rules, driven by Hypothesis: random grants,
+revokes, guardian appointments and removals, guardian actions, break-glass and time travel; after
+every step `accessBasis` (and `hasAccess`) must agree with the model on a grid of questions.
+
+Each example starts from a chain snapshot and reverts to it. The "ci" profile (conftest) bounds
+the examples; HYPOTHESIS_PROFILE=long runs more and longer ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from eth_typing import ChecksumAddress
+from eth_utils import keccak
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from web3 import Web3
+
+from radledger import errors
+from radledger.chain import time_travel
+from radledger.consent import WILDCARD, ConsentRegistryClient
+from radledger.deploy import Deployment, deploy_contract
+from radledger.models import FOREVER, AccessBasis, Purpose, Scope
+from radledger.signers import UnlockedAccount
+from radledger.transactions import Transactor
+from tests.conftest import ARTIFACTS, Actors
+from tests.support import nothing_sent
+
+BREAK_GLASS_SECONDS = 60  # the shortest window the contract allows, so small time steps reach its end
+RECORDS = [keccak(text=f"stateful test record {i}") for i in (1, 2)]
+SCOPE_CHOICES = [Scope.IMAGES, Scope.REPORTS, Scope.IMAGES | Scope.REPORTS, Scope.ALL]
+PURPOSE_CHOICES = [Purpose.TREAT, Purpose.ETREAT, Purpose.TREAT | Purpose.HRESCH, Purpose.HRESCH, Purpose.ALL]
+OFFSETS = [5, 15, 40, 90]
+QUESTIONS = [
+    (Scope.IMAGES, Purpose.TREAT),
+    (Scope.ALL, Purpose.ETREAT),
+    (Scope.IMAGES | Scope.REPORTS, Purpose.TREAT | Purpose.HRESCH),
+]
+
+
+# ------------------------------------------------------------------------------ model
+
+
+@dataclass
+class Slot:
+    scopes: int = 0
+    purposes: int = 0
+    valid_from: int = 0
+    valid_until: int = 0
+    version: int = 0
+    break_glass_until: int = 0
+
+    def covers(self, scopes: int, purposes: int, now: int) -> bool:
+        return (
+            self.scopes & scopes == scopes
+            and self.purposes & purposes == purposes
+            and self.valid_from <= now < self.valid_until
+        )
+
+
+@dataclass
+class Model:
+    """The decided rules, in plain Python: permit-only additive grants, record 0 as wildcard,
+    guardians until their expiry, break-glass for ETREAT only within its window."""
+
+    grants: dict[tuple[str, str, bytes], Slot] = field(default_factory=dict)
+    guardian_until: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def slot(self, patient: str, grantee: str, record: bytes) -> Slot:
+        return self.grants.setdefault((patient, grantee, record), Slot())
+
+    def may_act(self, patient: str, actor: str, at: int) -> bool:
+        return actor == patient or at < self.guardian_until.get((patient, actor), 0)
+
+    def basis(self, patient: str, grantee: str, record: bytes, scopes: int, purposes: int, now: int) -> AccessBasis:
+        if record != WILDCARD and self.slot(patient, grantee, record).covers(scopes, purposes, now):
+            return AccessBasis.RECORD_GRANT
+        wildcard = self.slot(patient, grantee, WILDCARD)
+        if wildcard.covers(scopes, purposes, now):
+            return AccessBasis.WILDCARD_GRANT
+        if purposes == Purpose.ETREAT and now < wildcard.break_glass_until:
+            return AccessBasis.BREAK_GLASS
+        return AccessBasis.NONE
+
+
+# --------------------------------------------------------------------------- machine
+
+
+@dataclass(frozen=True)
+class World:
+    w3: Web3
+    consent_address: ChecksumAddress
+    patients: list[Transactor]
+    guardian: Transactor
+    grantees: list[Transactor]  # [grantee without role, emergency account with the break-glass role]
+    role: bytes
+
+    def client(self, sender: Transactor) -> ConsentRegistryClient:
+        return ConsentRegistryClient(self.w3, self.consent_address, sender)
+
+
+class ConsentMachine(RuleBasedStateMachine):
+    world: World
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snapshot = self.world.w3.testing.snapshot()
+        self.model = Model()
+        self.reader = self.world.client(self.world.guardian)
+        self.checks = 0
+
+    def teardown(self) -> None:
+        self.world.w3.testing.revert(self.snapshot)
+
+    # --------------------------------------------------------------------- helpers
+
+    def now(self) -> int:
+        return int(self.world.w3.eth.get_block("latest")["timestamp"])
+
+    def actor(self, patient_index: int, by_guardian: bool) -> Transactor:
+        return self.world.guardian if by_guardian else self.world.patients[patient_index]
+
+    def refused_unless_allowed(self, patient: str, actor: Transactor) -> bool:
+        """Whether `actor` may act for `patient` in the next transaction (mined one second from now)."""
+        return self.model.may_act(patient, actor.address, self.now() + 1)
+
+    # ----------------------------------------------------------------------- rules
+
+    @rule(
+        patient_index=st.integers(0, 1),
+        by_guardian=st.booleans(),
+        grantee_index=st.integers(0, 1),
+        record=st.sampled_from([WILDCARD, *RECORDS]),
+        scopes=st.sampled_from(SCOPE_CHOICES),
+        purposes=st.sampled_from(PURPOSE_CHOICES),
+        from_offset=st.sampled_from([None, *OFFSETS]),
+        until_offset=st.sampled_from([None, *OFFSETS]),
+    )
+    def grant(
+        self,
+        patient_index: int,
+        by_guardian: bool,
+        grantee_index: int,
+        record: bytes,
+        scopes: Scope,
+        purposes: Purpose,
+        from_offset: int | None,
+        until_offset: int | None,
+    ) -> None:
+        now = self.now()
+        patient = self.world.patients[patient_index].address
+        grantee = self.world.grantees[grantee_index].address
+        actor = self.actor(patient_index, by_guardian)
+        valid_from = 0 if from_offset is None else now + from_offset
+        valid_until = FOREVER if until_offset is None else now + until_offset
+        client = self.world.client(actor)
+        if valid_from >= valid_until:
+            with nothing_sent(self.world.w3), pytest.raises(errors.ValidationError):
+                client.grant(patient, grantee, record, scopes, purposes, valid_from, valid_until)
+            return
+        if not self.refused_unless_allowed(patient, actor):
+            with pytest.raises(errors.NotPatientOrGuardian) as exc:
+                client.grant(patient, grantee, record, scopes, purposes, valid_from, valid_until)
+            assert exc.value.args == (patient, actor.address)
+            return
+        client.grant(patient, grantee, record, scopes, purposes, valid_from, valid_until)
+        slot = self.model.slot(patient, grantee, record)
+        slot.scopes, slot.purposes, slot.valid_from, slot.valid_until = scopes, purposes, valid_from, valid_until
+        slot.version += 1
+        self.check_slot(patient, grantee, record)
+
+    @rule(
+        patient_index=st.integers(0, 1),
+        by_guardian=st.booleans(),
+        grantee_index=st.integers(0, 1),
+        record=st.sampled_from([WILDCARD, *RECORDS]),
+    )
+    def revoke(self, patient_index: int, by_guardian: bool, grantee_index: int, record: bytes) -> None:
+        patient = self.world.patients[patient_index].address
+        grantee = self.world.grantees[grantee_index].address
+        actor = self.actor(patient_index, by_guardian)
+        client = self.world.client(actor)
+        slot = self.model.slot(patient, grantee, record)
+        if not self.refused_unless_allowed(patient, actor):
+            with pytest.raises(errors.NotPatientOrGuardian) as refused:
+                client.revoke(patient, grantee, record)
+            assert refused.value.args == (patient, actor.address)
+            return
+        if slot.scopes == 0:
+            with pytest.raises(errors.GrantNotFound) as missing:
+                client.revoke(patient, grantee, record)
+            assert missing.value.args == (patient, grantee, record)
+            return
+        client.revoke(patient, grantee, record)
+        slot.scopes = slot.purposes = slot.valid_from = slot.valid_until = 0
+        slot.version += 1
+        self.check_slot(patient, grantee, record)
+
+    @rule(patient_index=st.integers(0, 1), until_offset=st.sampled_from([0, 10, 30, 120]))
+    def set_guardian(self, patient_index: int, until_offset: int) -> None:
+        """The patient appoints (or, with 0, removes) the guardian."""
+        patient = self.world.patients[patient_index]
+        until = 0 if until_offset == 0 else self.now() + until_offset
+        self.world.client(patient).set_guardian(self.world.guardian.address, until)
+        self.model.guardian_until[(patient.address, self.world.guardian.address)] = until
+
+    @rule(patient_index=st.integers(0, 1), account_index=st.integers(0, 1), reason=st.integers(1, 2**16 - 1))
+    def break_glass(self, patient_index: int, account_index: int, reason: int) -> None:
+        patient = self.world.patients[patient_index].address
+        account = self.world.grantees[account_index]
+        client = self.world.client(account)
+        if account_index == 0:  # the plain grantee holds no break-glass role
+            with pytest.raises(errors.AccessControlUnauthorizedAccount) as exc:
+                client.break_glass(patient, reason)
+            assert exc.value.args == (account.address, self.world.role)
+            return
+        receipt = client.break_glass(patient, reason)
+        until = int(self.world.w3.eth.get_block(receipt["blockNumber"])["timestamp"]) + BREAK_GLASS_SECONDS
+        assert client.events(receipt, "BreakGlassInvoked")[0]["validUntil"] == until
+        self.model.slot(patient, account.address, WILDCARD).break_glass_until = until
+        self.check_slot(patient, account.address, WILDCARD)
+
+    @rule(seconds=st.sampled_from([1, 3, 10, 30, 61]))
+    def wait(self, seconds: int) -> None:
+        before = self.now()
+        assert time_travel(self.world.w3, seconds) == before + seconds == self.now()
+
+    # ------------------------------------------------------------------- checks
+
+    def check_slot(self, patient: str, grantee: str, record: bytes) -> None:
+        grant = self.reader.get_grant(patient, grantee, record)
+        expected = self.model.slot(patient, grantee, record)
+        actual = Slot(
+            int(grant.scopes), int(grant.purposes), grant.valid_from, grant.valid_until, grant.version,
+            grant.break_glass_until,
+        )  # fmt: skip
+        assert actual == expected
+
+    @invariant()
+    def access_matches_the_model(self) -> None:
+        now = self.now()
+        grid = [
+            (patient.address, grantee.address, record, scopes, purposes)
+            for patient in self.world.patients
+            for grantee in self.world.grantees
+            for record in RECORDS
+            for scopes, purposes in QUESTIONS
+        ]
+        for question in grid:
+            expected = self.model.basis(*question, now)
+            assert self.reader.access_basis(*question) == expected, question
+        # hasAccess is accessBasis != None; check it on one question per step, in turn.
+        question = grid[self.checks % len(grid)]
+        self.checks += 1
+        assert self.reader.has_access(*question) is (self.model.basis(*question, now) != AccessBasis.NONE)
+
+    @invariant()
+    def guardians_match_the_model(self) -> None:
+        now, guardian = self.now(), self.world.guardian.address
+        for patient in self.world.patients:
+            expected = now < self.model.guardian_until.get((patient.address, guardian), 0)
+            assert self.reader.is_guardian(patient.address, guardian) is expected
+
+
+def test_consent_registry_follows_the_model(w3: Web3, deployment: Deployment, actors: Actors) -> None:
+    accounts = w3.eth.accounts
+    # A registry of its own with the shortest break-glass window, so that windows end within an example.
+    address = deploy_contract(
+        actors.admin, "ConsentRegistry", actors.admin.address, deployment.record_registry, BREAK_GLASS_SECONDS,
+        artifacts_dir=ARTIFACTS,
+    )  # fmt: skip
+    governance = ConsentRegistryClient(w3, address, actors.admin)
+    governance.grant_role("BREAK_GLASS_ROLE", actors.emergency.address)
+    ConsentMachine.world = World(
+        w3=w3,
+        consent_address=governance.address,
+        patients=[Transactor(w3, UnlockedAccount(accounts[6])), Transactor(w3, UnlockedAccount(accounts[7]))],
+        guardian=Transactor(w3, UnlockedAccount(accounts[8])),
+        grantees=[actors.grantee, actors.emergency],
+        role=governance.role("BREAK_GLASS_ROLE"),
+    )
+    run_state_machine_as_test(ConsentMachine)
