@@ -119,7 +119,7 @@ def _consent_checks(client: ContractClient, ctx: DeployContext) -> list[tuple[st
 CONTRACTS: tuple[ContractSpec, ...] = (
     ContractSpec(
         name="RecordRegistry",
-        field="record_registry",
+        address_field="record_registry",
         client_attr="records",
         client=RecordRegistryClient,
         constructor_args=lambda ctx: (ctx.admin,),
@@ -128,7 +128,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
     ),
     ContractSpec(
         name="ConsentRegistry",
-        field="consent_registry",
+        address_field="consent_registry",
         client_attr="consent",
         client=ConsentRegistryClient,
         constructor_args=lambda ctx: (ctx.admin, ctx.address("RecordRegistry"), ctx.options.break_glass_seconds),
@@ -164,17 +164,17 @@ class Deployment:
         names = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
         for spec in specs:
-            if spec.name in addresses and spec.field in names:
-                values[spec.field] = validation.nonzero_address(addresses[spec.name], f"{spec.name} address")
+            if spec.name in addresses and spec.address_field in names:
+                values[spec.address_field] = validation.nonzero_address(addresses[spec.name], f"{spec.name} address")
         try:
             return cls(chain_id=chain_id, **values)
         except TypeError:
-            missing = [s.name for s in specs if s.field in names and s.field not in values]
+            missing = [s.name for s in specs if s.address_field in names and s.address_field not in values]
             raise ConfigurationError(f"the deployment lacks {', '.join(missing)}") from None
 
     def addresses(self, specs: Sequence[ContractSpec] = CONTRACTS) -> dict[str, ChecksumAddress]:
         """Contract name → address, for every contract this deployment has."""
-        return {s.name: getattr(self, s.field) for s in specs if getattr(self, s.field, None)}
+        return {s.name: getattr(self, s.address_field) for s in specs if getattr(self, s.address_field, None)}
 
     def clients(
         self, w3: Web3, transactor: Transactor | None = None, specs: Sequence[ContractSpec] = CONTRACTS
@@ -183,7 +183,7 @@ class Deployment:
         wrappers: dict[str, ContractClient] = {}
         attrs: dict[str, str] = {}
         for spec in specs:
-            address = getattr(self, spec.field, None)
+            address = getattr(self, spec.address_field, None)
             if address:
                 wrappers[spec.name] = spec.client(w3, address, transactor)
                 attrs[spec.client_attr] = spec.name

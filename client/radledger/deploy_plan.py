@@ -90,7 +90,7 @@ class ContractSpec:
 
     name: str
     """Artifact (and Solidity contract) name."""
-    field: str
+    address_field: str
     """Its address field in :class:`radledger.deploy.Deployment`."""
     client_attr: str
     """Its wrapper's attribute in :class:`radledger.deploy.Clients` (``records``)."""

@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,7 @@ class _Run:
                     f"{where} records a {name} built from other sources (source hash {record.source_hash}, "
                     f"now {artifact.source_hash}): pass --fresh to deploy the current contracts"
                 )
-            code = self._node(lambda a=record.address: self.w3.eth.get_code(a), f"reading the code of {name}")
+            code = self._node(partial(self.w3.eth.get_code, record.address), f"reading the code of {name}")
             if not code:
                 raise ConfigurationError(
                     f"{where} records {name} at {record.address} but chain {self.chain_id} has no code there "
@@ -339,13 +340,13 @@ class _Run:
     def _find_creation(self, pending: PendingTransaction) -> TxReceipt | None:
         latest = self._node(lambda: self.w3.eth.block_number, "reading the block number")
         for number in range(pending.sent_at_block, min(latest, pending.sent_at_block + PENDING_SCAN_BLOCKS) + 1):
-            block = self._node(lambda n=number: self.w3.eth.get_block(n, full_transactions=True), "reading blocks")
+            block = self._node(partial(self.w3.eth.get_block, number, full_transactions=True), "reading blocks")
             for tx in block["transactions"]:
-                if tx["from"] == self.manifest.deployer and int(tx["nonce"]) == pending.nonce:  # type: ignore[index]
-                    return self._node(
-                        lambda h=tx["hash"]: self.w3.eth.get_transaction_receipt(h),  # type: ignore[index]
-                        "reading a receipt",
+                if tx["from"] == self.manifest.deployer and int(tx["nonce"]) == pending.nonce:
+                    receipt: TxReceipt = self._node(
+                        partial(self.w3.eth.get_transaction_receipt, tx["hash"]), "reading a receipt"
                     )
+                    return receipt
         return None
 
     # ----------------------------------------------------------------- roles
@@ -377,7 +378,7 @@ class _Run:
     # ----------------------------------------------------------------- helpers
 
     def _labels(self) -> dict[str, str]:
-        labels = {address: name for name, address in self.manifest.addresses.items()}
+        labels: dict[str, str] = {address: name for name, address in self.manifest.addresses.items()}
         labels[self.transactor.address] = "deployer"
         if self.options.handoff_to:
             labels[self.options.handoff_to] = "new admin"

@@ -494,7 +494,7 @@ def markdown_table(figures: dict[str, int]) -> str:
     ]
     for key in sorted(set(figures) | set(TARGETS)):
         measured, target = figures.get(key), TARGETS.get(key)
-        gas = f"{measured:,}" if measured is not None else "not built yet"
+        gas = f"{measured:,}" if measured is not None else "not measured yet"
         goal = f"≤ {target:,}" if target is not None else ""
         if measured is not None and target is not None:
             margin = f"{target - measured:,} under" if measured <= target else f"**{measured - target:,} over**"

@@ -167,7 +167,8 @@ def redact(url: str) -> str:
     """scheme://host[:port] only: RPC URLs often carry an API key in the path or query."""
     parts = urlsplit(url)
     host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "") + ("/…" if parts.path.strip("/") else "")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}" + ("/…" if parts.path.strip("/") or parts.query else "")
 
 
 def find_networks_file(explicit: Path | str | None = None) -> Path | None:

@@ -578,10 +578,13 @@ class PreauthRegistryClient(ContractClient):
 
     # -------------------------------------------------------------------- events
 
-    def history(self, request_id: bytes) -> list[PreauthEvent]:
-        """Every event of a request and its claims, oldest first (each with its block's time)."""
+    def history(self, request_id: bytes, from_block: int = 0) -> list[PreauthEvent]:
+        """Every event of a request and its claims, oldest first (each with its block's time).
+
+        `from_block`: where to start looking (the request's block, or the deployment's, spares a node the rest).
+        """
         rid = "0x" + _commitment(request_id, "request id").hex()
-        logs = self._logs([None, rid]) + self._logs([None, None, rid])
+        logs = self._logs([None, rid], from_block) + self._logs([None, None, rid], from_block)
         logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
         by_topic = {event_abi_to_log_topic(e): e["name"] for e in self.artifact.abi if e.get("type") == "event"}
         times: dict[int, int] = {}
@@ -598,11 +601,11 @@ class PreauthRegistryClient(ContractClient):
             out.append(PreauthEvent(name, args, block, int(log["logIndex"]), times[block], tx_hash))
         return out
 
-    def commitments(self, request_id: bytes) -> tuple[bytes, list[bytes]]:
+    def commitments(self, request_id: bytes, from_block: int = 0) -> tuple[bytes, list[bytes]]:
         """The member commitment and every clinical commitment of a request (request, information, appeal)."""
         member = b""
         clinical: list[bytes] = []
-        for e in self.history(request_id):
+        for e in self.history(request_id, from_block):
             if e.name == "PreauthRequested":
                 member = bytes(e.args["memberCommitment"])
             if e.name in ("PreauthRequested", "InformationProvided", "PreauthAppealed"):
@@ -611,13 +614,13 @@ class PreauthRegistryClient(ContractClient):
             raise ValidationError(f"no request 0x{bytes(request_id).hex()} in this contract's events")
         return member, clinical
 
-    def verify_opening(self, request_id: bytes, opening: Opening) -> bool:
+    def verify_opening(self, request_id: bytes, opening: Opening, from_block: int = 0) -> bool:
         """The payer's audit: does the site's opening open this request's commitments on chain?"""
-        member, clinical = self.commitments(request_id)
+        member, clinical = self.commitments(request_id, from_block)
         return opening.verify(member, clinical)
 
-    def _logs(self, topics: list[Any]) -> list[LogReceipt]:
-        return _logs_in_range(self, topics, 0, int(self.w3.eth.block_number))
+    def _logs(self, topics: list[Any], from_block: int) -> list[LogReceipt]:
+        return _logs_in_range(self, topics, from_block, int(self.w3.eth.block_number))
 
 
 def _logs_in_range(client: PreauthRegistryClient, topics: list[Any], start: int, end: int) -> list[LogReceipt]:

@@ -66,7 +66,7 @@ def parse_setup(doc: dict[str, Any], source: str = "<setup>") -> SetupConfig:
             raise ConfigurationError(f"{source}: [[{name}]] must be a list of tables")
         sections[name] = [dict(e) for e in entries]
     for i, entry in enumerate(sections.get("roles", [])):
-        _require_keys(entry, {"contract", "role", "account"}, set(), f"{source}: roles[{i}]")
+        _require_keys(entry, {"contract", "role", "account"}, {"label"}, f"{source}: roles[{i}]")
         entry["account"] = _address(entry["account"], f"{source}: roles[{i}].account")
     return SetupConfig(handoff, sections, source)
 

@@ -180,7 +180,12 @@ class Transactor:
         return receipt
 
     def _replay_error(self, tx_hash: str, receipt: TxReceipt, fn: ContractFunction | None) -> TransactionReverted:
-        """Re-run a mined, reverted transaction as a call on the parent state to recover its error."""
+        """Recover a mined, reverted transaction's error: from the node's trace when it has one
+        (exact, even when an earlier transaction of the same block caused the revert), else by
+        re-running it as a call on the parent state."""
+        traced = self._traced_revert(tx_hash)
+        if traced is not None:
+            return traced
         if fn is not None:
             try:
                 call(fn, self.address, block=max(int(receipt["blockNumber"]) - 1, 0))
@@ -190,6 +195,24 @@ class Transactor:
             except Exception:
                 pass
         return TransactionReverted(f"transaction {tx_hash} reverted", tx_hash=tx_hash)
+
+    def _traced_revert(self, tx_hash: str) -> TransactionReverted | None:
+        """The revert data of `tx_hash` from debug_traceTransaction's callTracer (anvil, geth), if served."""
+        try:
+            response = self.w3.provider.make_request(
+                "debug_traceTransaction",  # type: ignore[arg-type]
+                [tx_hash, {"tracer": "callTracer"}],
+            )
+        except Exception:
+            return None
+        result = response.get("result") if isinstance(response, dict) else None
+        output = result.get("output") if isinstance(result, dict) else None
+        if not isinstance(output, str) or not output.startswith("0x") or len(output) < 10:
+            return None
+        try:
+            return decode_revert(bytes.fromhex(output[2:]), tx_hash)
+        except ValueError:
+            return None
 
     def _await_confirmations(self, receipt: TxReceipt) -> None:
         if self.confirmations <= 0:

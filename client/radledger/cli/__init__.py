@@ -10,10 +10,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from radledger.cli import compile_cmd, demo_cmd, deploy_cmds, gas_cmd, patient_cmds, site_cmds
+from radledger.cli import (
+    compile_cmd,
+    demo_cmd,
+    deploy_cmds,
+    gas_cmd,
+    gateway_cmds,
+    patient_cmds,
+    preauth_cmds,
+    site_cmds,
+)
 from radledger.errors import RadledgerError
 
-COMMAND_MODULES = [compile_cmd, gas_cmd, site_cmds, patient_cmds, demo_cmd, deploy_cmds]
+COMMAND_MODULES = [compile_cmd, gas_cmd, site_cmds, patient_cmds, demo_cmd, deploy_cmds, preauth_cmds, gateway_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

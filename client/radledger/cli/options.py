@@ -49,6 +49,8 @@ GROUP_HELP = {
     "guardian": "guardians who act for a patient",
     "access": "the access trail (accounting of disclosures)",
     "role": "governance roles (break-glass accounts, custodian registrars)",
+    "gateway": "the consent-gated DICOMweb gateway of an imaging site",
+    "images": "retrieve consented studies through a site's gateway",
 }
 
 # ----------------------------------------------------------------------------- parsers

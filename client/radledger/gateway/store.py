@@ -208,8 +208,8 @@ class GatewayStore:
                 ).fetchone()
                 due = recent is None
             cursor = conn.execute(
-                "INSERT INTO access_log (at, grantee, study_uid, record_id, purpose, basis, resource, status, chain_due) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO access_log (at, grantee, study_uid, record_id, purpose, basis, resource, status, "
+                "chain_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (at, grantee, study.study_uid, study.record_id, int(purpose), int(basis), resource, status, int(due)),
             )
             row_id = int(cursor.lastrowid or 0)

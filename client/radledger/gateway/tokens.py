@@ -52,6 +52,8 @@ from radledger.models import Purpose
 from radledger.signers import Signer
 
 TOKEN_TYPE = "GatewayToken"
+WELL_KNOWN = "/.well-known/radledger-gateway"
+"""Where a gateway declares its audience and token domain (no token needed)."""
 MAX_LIFETIME = 300
 """A token's expiry is at most this many seconds ahead of the gateway's clock."""
 CLOCK_SKEW = 30

@@ -1,0 +1,347 @@
+"""The imaging site's gateway and the requester's image retrieval.
+
+radledger gateway serve --config FILE [--host H] [--port P]
+radledger gateway register-study --config FILE --study UID [--patient ADDRESS]
+radledger gateway watch --config FILE [--once] [--interval S] [--from-now]
+radledger gateway studies --config FILE [--json]
+radledger gateway reconcile --config FILE [--repair] [--from-block N] [--json]
+radledger images search --gateway URL --purpose P [--json]
+radledger images fetch --gateway URL --study UID --purpose P --out DIR [--verify --rpc-url URL --records ADDRESS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from radledger import validation
+from radledger.cli.options import (
+    add_connection_options,
+    add_json_option,
+    add_parser,
+    add_signer_options,
+    command_group,
+    hex0x,
+    load_signer,
+    open_connection,
+    parse_purposes,
+    print_json,
+    set_handler,
+    show_time,
+)
+from radledger.errors import ConfigurationError, ValidationError
+from radledger.models import Purpose
+
+EXIT_INCONSISTENT = 3
+"""`gateway reconcile` exit status when the log and the chain disagree."""
+EXIT_WATCH_ERRORS = 4
+"""`gateway watch --once` exit status when a study could not be registered."""
+
+
+def register(subparsers: Any) -> None:
+    gateway = command_group(subparsers, "gateway")
+
+    p = add_parser(gateway, "serve", "serve the gateway (uvicorn) as its configuration says")
+    _config_option(p)
+    p.add_argument("--host", help="listen address (default: [gateway] listen_host)")
+    p.add_argument("--port", type=int, help="listen port (default: [gateway] listen_port)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    set_handler(p, serve)
+
+    p = add_parser(gateway, "register-study", "register a study of the PACS on chain and in the gateway's map")
+    _config_option(p)
+    p.add_argument("--study", required=True, metavar="UID", help="StudyInstanceUID")
+    p.add_argument(
+        "--patient", metavar="ADDRESS", help="the patient's address (default: the patient map, by DICOM PatientID)"
+    )
+    add_json_option(p)
+    set_handler(p, register_study)
+
+    p = add_parser(gateway, "watch", "register studies as the PACS reports them stable (Orthanc change feed)")
+    _config_option(p)
+    p.add_argument("--once", action="store_true", help="handle the events so far, then exit")
+    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS", help="poll interval (default 5)")
+    p.add_argument("--from-now", action="store_true", help="skip studies already stable (start the feed now)")
+    set_handler(p, watch)
+
+    p = add_parser(gateway, "studies", "the gateway's local map of studies (never on chain)")
+    _config_option(p)
+    add_json_option(p)
+    set_handler(p, studies)
+
+    p = add_parser(gateway, "reconcile", "compare the gateway's access log with the chain's AccessRecorded trail")
+    _config_option(p)
+    p.add_argument("--repair", action="store_true", help="re-send recordAccess for accesses missing on chain")
+    p.add_argument("--from-block", type=int, metavar="N", help="first block to read (default: [chain] from_block)")
+    add_json_option(p)
+    set_handler(p, reconcile)
+
+    images = command_group(subparsers, "images")
+    p = add_parser(images, "search", "list the studies a gateway lets this requester see")
+    _requester_options(p)
+    add_json_option(p)
+    set_handler(p, images_search)
+
+    p = add_parser(images, "fetch", "retrieve a consented study through a gateway into a folder")
+    _requester_options(p)
+    p.add_argument("--study", required=True, metavar="UID", help="StudyInstanceUID")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for <SOPInstanceUID>.dcm files")
+    p.add_argument(
+        "--verify", action="store_true", help="check the files' content hash against RecordRegistry (needs a node)"
+    )
+    add_connection_options(p, "records", "consent")
+    add_json_option(p)
+    set_handler(p, images_fetch)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, metavar="FILE", help="the gateway's TOML configuration")
+
+
+def _requester_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gateway", required=True, metavar="URL", help="the site's gateway URL (its audience)")
+    parser.add_argument("--purpose", required=True, metavar="PURPOSE", help="TREAT, HPAYMT, HOPERAT, HRESCH or ETREAT")
+    parser.add_argument("--lifetime", type=int, default=60, metavar="SECONDS", help="token lifetime (max 300)")
+    add_signer_options(parser)
+
+
+# ------------------------------------------------------------------------ site side
+
+
+def _context(args: argparse.Namespace, with_key: bool = True) -> Any:
+    from radledger.gateway.config import load_settings
+    from radledger.gateway.context import GatewayContext
+
+    return GatewayContext.from_settings(load_settings(args.config), with_key=with_key)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from radledger.gateway.app import create_app
+
+    ctx = _context(args, with_key=True)
+    try:
+        settings = ctx.settings
+        app = create_app(ctx)
+        host, port = args.host or settings.listen_host, args.port or settings.listen_port
+        print(f"radledger gateway for {settings.audience} on http://{host}:{port}{settings.path_prefix}", flush=True)
+        uvicorn.run(app, host=host, port=port, log_level=args.log_level, proxy_headers=True)
+    finally:
+        ctx.close()
+    return 0
+
+
+async def _patient_from_map(ctx: Any, upstream: Any, uid: str) -> str | None:
+    """The study's patient address from the site's patient map, by the study's DICOM PatientID."""
+    from radledger.gateway.ingest import load_patient_map
+
+    if ctx.settings.patient_map is None:
+        return None
+    patients = load_patient_map(ctx.settings.patient_map)
+    for result in await upstream.search("studies", {"StudyInstanceUID": uid, "includefield": "00100020"}):
+        values = result.get("00100020", {}).get("Value") or []
+        if values and str(values[0]) in patients:
+            return patients[str(values[0])]
+    return None
+
+
+def register_study(args: argparse.Namespace) -> int:
+    from radledger.gateway.upstream import Upstream
+
+    ctx = _context(args)
+    patient = validation.nonzero_address(args.patient, "--patient") if args.patient else None
+
+    async def run() -> Any:
+        async with Upstream.open(ctx.settings.upstream) as upstream:
+            who = patient
+            if who is None and ctx.store.study(args.study) is None:
+                who = await _patient_from_map(ctx, upstream, args.study)
+                if who is None:
+                    raise ValidationError(
+                        f"study {args.study}: give --patient ADDRESS (no patient map entry for its PatientID)"
+                    )
+            return await ctx.ingestor(upstream).register_study(args.study, who)
+
+    try:
+        result = anyio.run(run)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(_result_json(result))
+    else:
+        print(f"{result.action} study {result.study_uid} ({result.instances} instances) for patient {result.patient}")
+        print(
+            f"  record {hex0x(result.record_id)}  version {result.version}  content hash {hex0x(result.content_hash)}"
+        )
+        if result.tx_hash:
+            print(f"  tx {result.tx_hash}")
+    return 0
+
+
+def _result_json(result: Any) -> dict[str, Any]:
+    return {
+        "studyInstanceUid": result.study_uid,
+        "recordId": hex0x(result.record_id),
+        "patient": result.patient,
+        "action": result.action,
+        "version": result.version,
+        "contentHash": hex0x(result.content_hash),
+        "instances": result.instances,
+        "txHash": result.tx_hash,
+    }
+
+
+def watch(args: argparse.Namespace) -> int:
+    from radledger.gateway.ingest import WatchOutcome, load_patient_map, poll_stable_studies, skip_history
+    from radledger.gateway.ingest import watch as watch_feed
+    from radledger.gateway.upstream import Upstream
+
+    ctx = _context(args)
+    if ctx.settings.patient_map is None:
+        raise ConfigurationError("`gateway watch` needs [custodian] patient_map (PatientID,address lines)")
+    patients = load_patient_map(ctx.settings.patient_map)
+    errors = 0
+
+    def report(outcome: WatchOutcome) -> None:
+        nonlocal errors
+        if outcome.result is not None:
+            r = outcome.result
+            print(f"{r.action} study {r.study_uid} version {r.version} ({r.instances} instances)", flush=True)
+        elif outcome.error is not None:
+            errors += 1
+            print(f"radledger: {type(outcome.error).__name__}: {outcome.error}", file=sys.stderr, flush=True)
+
+    async def run() -> None:
+        async with Upstream.open(ctx.settings.upstream) as upstream:
+            ingestor = ctx.ingestor(upstream)
+            if args.from_now:
+                print(f"following the change feed from event {await skip_history(ingestor)}", flush=True)
+            if args.once:
+                for outcome in await poll_stable_studies(ingestor, patients):
+                    report(outcome)
+            else:
+                await watch_feed(ingestor, patients, args.interval, report)
+
+    try:
+        anyio.run(run)
+    finally:
+        ctx.close()
+    return EXIT_WATCH_ERRORS if errors and args.once else 0
+
+
+def studies(args: argparse.Namespace) -> int:
+    from radledger.gateway.config import load_settings
+    from radledger.gateway.store import GatewayStore
+
+    settings = load_settings(args.config)
+    store = GatewayStore(settings.store_path)
+    try:
+        entries = store.studies()
+    finally:
+        store.close()
+    if args.json:
+        print_json(
+            [
+                {
+                    "studyInstanceUid": s.study_uid,
+                    "recordId": hex0x(s.record_id),
+                    "patient": s.patient,
+                    "version": s.version,
+                    "contentHash": hex0x(s.content_hash),
+                }
+                for s in entries
+            ]
+        )
+        return 0
+    for s in entries:
+        print(f"{s.study_uid}  record {hex0x(s.record_id)}  patient {s.patient}  version {s.version}")
+    print(f"{len(entries)} stud{'y' if len(entries) == 1 else 'ies'}")
+    return 0
+
+
+def reconcile(args: argparse.Namespace) -> int:
+    from radledger.gateway.reconcile import access_events, repair
+    from radledger.gateway.reconcile import reconcile as compare
+
+    ctx = _context(args)
+    try:
+        custodian = ctx.custodian_address
+        from_block = ctx.settings.from_block if args.from_block is None else args.from_block
+        events = access_events(ctx.w3, ctx.deployment.consent_registry, from_block)
+        report = compare(ctx.store, events, custodian)
+        if args.repair and report.missing:
+            repaired = repair(ctx.store, ctx.deployment.consent(ctx.w3, ctx.custodian), report)
+            fixed = sum(1 for a in repaired if a.tx_hash)
+            print(f"re-sent recordAccess for {fixed} of {len(repaired)} missing accesses", file=sys.stderr)
+            events = access_events(ctx.w3, ctx.deployment.consent_registry, from_block)
+            report = compare(ctx.store, events, custodian)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(report.summary())
+    else:
+        s = report.summary()
+        print(f"served {s['served']}, due on chain {s['dueOnChain']}, matched {s['matched']}")
+        for row in report.missing:
+            reason = row.chain_error or f"no AccessRecorded event in {row.tx_hash}"
+            print(f"  missing: access {row.id} at {show_time(int(row.at))} grantee {row.grantee}: {reason}")
+        for row in report.pending:
+            print(f"  pending: access {row.id} grantee {row.grantee}")
+        for event in report.unexplained:
+            print(f"  unexplained: AccessRecorded in {event.tx_hash} (grantee {event.grantee}) has no log entry")
+        print("consistent" if report.consistent else "INCONSISTENT")
+    return 0 if report.consistent else EXIT_INCONSISTENT
+
+
+# ------------------------------------------------------------------- requester side
+
+
+def _requester(args: argparse.Namespace) -> Any:
+    from radledger.gateway.requester import GatewayRequester
+
+    purpose = Purpose(parse_purposes(args.purpose, single=True))
+    return GatewayRequester(args.gateway, load_signer(args), purpose, lifetime=args.lifetime)
+
+
+def images_search(args: argparse.Namespace) -> int:
+    results = _requester(args).search_studies()
+    if args.json:
+        print_json(results)
+        return 0
+    for study in results:
+        uid = (study.get("0020000D", {}).get("Value") or ["?"])[0]
+        date = (study.get("00080020", {}).get("Value") or [""])[0]
+        description = (study.get("00081030", {}).get("Value") or [""])[0]
+        print(f"{uid}  {date}  {description}".rstrip())
+    print(f"{len(results)} stud{'y' if len(results) == 1 else 'ies'} visible")
+    return 0
+
+
+def images_fetch(args: argparse.Namespace) -> int:
+    from radledger.gateway.requester import verify_on_chain
+
+    fetched = _requester(args).fetch_study(args.study, args.out)
+    verified = None
+    if args.verify:
+        verified = verify_on_chain(fetched, open_connection(args).records())
+    if args.json:
+        print_json(
+            {
+                "studyInstanceUid": fetched.study_uid,
+                "files": [str(f) for f in fetched.files],
+                "contentHash": hex0x(fetched.content_hash),
+                "recordId": hex0x(fetched.record_id) if fetched.record_id else None,
+                "verifiedOnChain": verified,
+            }
+        )
+    else:
+        print(f"wrote {len(fetched.files)} instances of study {fetched.study_uid} to {fetched.folder}")
+        print(f"  content hash {hex0x(fetched.content_hash)}")
+        if verified is not None:
+            print("  matches RecordRegistry" if verified else "  DOES NOT MATCH RecordRegistry")
+    return 0 if verified is not False else EXIT_INCONSISTENT

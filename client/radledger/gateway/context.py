@@ -1,0 +1,118 @@
+"""Everything a gateway process holds: settings, chain clients, the local store, the nonce store.
+
+Built from a configuration file (`GatewayContext.from_settings`) or, in tests and embedded
+use, from a `Web3` and a deployment given directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth_typing import ChecksumAddress
+from web3 import Web3
+
+from radledger.chain import connect
+from radledger.consent import ConsentRegistryClient
+from radledger.deploy import Deployment
+from radledger.eip712 import Domain
+from radledger.errors import ConfigurationError
+from radledger.gateway.config import GatewaySettings
+from radledger.gateway.consent_check import ConsentChecker
+from radledger.gateway.ingest import Ingestor
+from radledger.gateway.store import GatewayStore
+from radledger.gateway.tokens import NonceStore, TokenVerifier
+from radledger.gateway.upstream import Upstream
+from radledger.manifest import load_manifest
+from radledger.records import RecordRegistryClient
+from radledger.signers import Signer
+from radledger.transactions import Transactor
+
+
+@dataclass
+class GatewayContext:
+    settings: GatewaySettings
+    w3: Web3
+    deployment: Deployment
+    custodian: Transactor | None
+    """Sends registrations and recordAccess; None for a gateway that only serves."""
+    salt: bytes | None = None
+    store: GatewayStore = field(init=False)
+    nonces: NonceStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = GatewayStore(self.settings.store_path, self.salt)
+        self.nonces = NonceStore(self.settings.nonces_path)
+
+    # -------------------------------------------------------------- constructors
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings, w3: Web3 | None = None, with_key: bool = True) -> GatewayContext:
+        """Connect as the configuration says (the key is loaded when `with_key`)."""
+        if w3 is None:
+            if not settings.rpc_url:
+                raise ConfigurationError("no [chain] rpc_url in the gateway configuration")
+            w3 = connect(settings.rpc_url)
+        deployment = deployment_of(settings, w3)
+        signer: Signer | None = settings.custodian_signer() if with_key else None
+        salt = settings.salt() if settings.salt_file is not None else None
+        return cls(settings, w3, deployment, Transactor(w3, signer) if signer else None, salt)
+
+    # ----------------------------------------------------------------- clients
+
+    @property
+    def custodian_address(self) -> ChecksumAddress | None:
+        return self.custodian.address if self.custodian else None
+
+    def records(self) -> RecordRegistryClient:
+        return self.deployment.records(self.w3, self.custodian)
+
+    def consent(self) -> ConsentRegistryClient:
+        """Read-only ConsentRegistry (the gateway's questions)."""
+        return self.deployment.consent(self.w3)
+
+    def recorder(self) -> ConsentRegistryClient | None:
+        """ConsentRegistry sending as the custodian, when accesses go on chain."""
+        if not self.settings.record_on_chain:
+            return None
+        if self.custodian is None:
+            raise ConfigurationError("record_on_chain needs the custodian's key")
+        return self.deployment.consent(self.w3, self.custodian)
+
+    def domain(self) -> Domain:
+        return Domain.gateway(int(self.w3.eth.chain_id), self.deployment.consent_registry)
+
+    def verifier(self) -> TokenVerifier:
+        return TokenVerifier(self.domain(), self.settings.audience, self.nonces, w3=self.w3)
+
+    def checker(self) -> ConsentChecker:
+        return ConsentChecker(self.consent(), self.settings.consent_cache_seconds)
+
+    def ingestor(self, upstream: Upstream) -> Ingestor:
+        if self.salt is None:
+            raise ConfigurationError("registering studies needs the site salt ([custodian] salt_file)")
+        if self.custodian is None:
+            raise ConfigurationError("registering studies needs the custodian's key")
+        return Ingestor(upstream, self.store, self.records(), self.salt)
+
+    def close(self) -> None:
+        self.store.close()
+        self.nonces.close()
+
+
+def deployment_of(settings: GatewaySettings, w3: Web3) -> Deployment:
+    """The contracts the configuration names: a deployment manifest, or explicit addresses."""
+    chain_id = int(w3.eth.chain_id)
+    if settings.manifest is not None:
+        manifest = load_manifest(settings.manifest)
+        if manifest.chain_id != chain_id:
+            raise ConfigurationError(
+                f"manifest {settings.manifest} is for chain {manifest.chain_id}, node is {chain_id}"
+            )
+        return manifest.deployment()
+    if settings.consent_address is None:
+        raise ConfigurationError("the gateway configuration names no contracts: [chain] manifest, or consent")
+    records = settings.records_address
+    if records is None:
+        consent = ConsentRegistryClient(w3, settings.consent_address)
+        records = Web3.to_checksum_address(consent.contract.functions.recordRegistry().call())
+    return Deployment.from_addresses(chain_id, {"RecordRegistry": records, "ConsentRegistry": settings.consent_address})

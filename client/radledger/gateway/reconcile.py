@@ -1,0 +1,206 @@
+"""Reconciling the gateway's access log with the chain's trail (AccessRecorded events).
+
+Every access the gateway marked due on chain should have an `AccessRecorded` event by the
+custodian, in the transaction the log names, for the same record, grantee and purpose. The
+report lists:
+
+- `matched`: log rows and their events;
+- `missing`: rows due on chain without their event (the transaction failed or was never
+  confirmed, or names no such event: a reorganised or another chain);
+- `pending`: rows whose transaction is still being sent;
+- `unexplained`: events the custodian recorded for this site's records that no row accounts for
+  (an access put on the trail outside this gateway, or a lost log);
+- `by_grantee`: events grantees recorded themselves for this site's records (for information).
+
+`repair` re-sends `recordAccess` for missing rows; the chain accepts it only while the grantee
+still has access (a revoked consent can no longer be put on the trail, and the row keeps the error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_typing import ChecksumAddress
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+
+from radledger import validation
+from radledger.artifacts import load_artifact
+from radledger.consent import ConsentRegistryClient
+from radledger.consent_events import decode_consent_logs
+from radledger.errors import RadledgerError
+from radledger.gateway.store import AccessEntry, GatewayStore
+from radledger.models import Scope
+
+DEFAULT_BLOCK_STEP = 5000
+
+
+@dataclass(frozen=True)
+class TrailEvent:
+    record_id: bytes
+    patient: ChecksumAddress
+    grantee: ChecksumAddress
+    scopes: int
+    purpose: int
+    basis: int
+    recorder: ChecksumAddress
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    served: int
+    matched: tuple[tuple[AccessEntry, TrailEvent], ...]
+    missing: tuple[AccessEntry, ...]
+    pending: tuple[AccessEntry, ...]
+    unexplained: tuple[TrailEvent, ...]
+    by_grantee: tuple[TrailEvent, ...]
+
+    @property
+    def consistent(self) -> bool:
+        return not self.missing and not self.unexplained
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "served": self.served,
+            "dueOnChain": len(self.matched) + len(self.missing) + len(self.pending),
+            "matched": len(self.matched),
+            "missing": [_row(a) for a in self.missing],
+            "pending": [_row(a) for a in self.pending],
+            "unexplained": [_event(e) for e in self.unexplained],
+            "recordedByGrantees": len(self.by_grantee),
+            "consistent": self.consistent,
+        }
+
+
+def _row(access: AccessEntry) -> dict[str, Any]:
+    return {
+        "id": access.id,
+        "at": access.at,
+        "grantee": access.grantee,
+        "recordId": "0x" + access.record_id.hex(),
+        "purpose": access.purpose.name,
+        "txHash": access.tx_hash,
+        "error": access.chain_error,
+    }
+
+
+def _event(event: TrailEvent) -> dict[str, Any]:
+    return {
+        "recordId": "0x" + event.record_id.hex(),
+        "grantee": event.grantee,
+        "purpose": event.purpose,
+        "txHash": event.tx_hash,
+        "block": event.block_number,
+    }
+
+
+def _access_recorded_topic() -> bytes:
+    abi = load_artifact("ConsentRegistry").abi
+    event = next(e for e in abi if e.get("type") == "event" and e.get("name") == "AccessRecorded")
+    return bytes(event_abi_to_log_topic(event))
+
+
+def access_events(
+    w3: Web3, consent_address: str, from_block: int = 0, to_block: int | None = None, step: int = DEFAULT_BLOCK_STEP
+) -> list[TrailEvent]:
+    """Every AccessRecorded event of the ConsentRegistry, read in block ranges that shrink when a
+    node refuses a range as too large."""
+    address = validation.address(consent_address, "ConsentRegistry address")
+    topic = _access_recorded_topic()
+    last = int(w3.eth.block_number) if to_block is None else to_block
+    events: list[TrailEvent] = []
+    start, size = from_block, max(step, 1)
+    while start <= last:
+        end = min(start + size - 1, last)
+        try:
+            logs = w3.eth.get_logs({"address": address, "fromBlock": start, "toBlock": end, "topics": [topic]})
+        except Exception:
+            if size == 1:
+                raise
+            size = max(size // 2, 1)
+            continue
+        events.extend(_decode(logs, address))
+        start = end + 1
+    return events
+
+
+def _decode(logs: Iterable[Mapping[str, Any]], address: str) -> list[TrailEvent]:
+    out = []
+    for log in logs:
+        for event in decode_consent_logs([log], address):
+            a = event.args
+            out.append(
+                TrailEvent(
+                    bytes(a["recordId"]),
+                    a["patient"],
+                    a["grantee"],
+                    int(a["scopes"]),
+                    int(a["purpose"]),
+                    int(a["basis"]),
+                    a["recorder"],
+                    event.block_number,
+                    _hex(log["transactionHash"]),
+                    event.log_index,
+                )
+            )
+    return out
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    text = str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
+def reconcile(store: GatewayStore, events: Iterable[TrailEvent], custodian: str) -> Reconciliation:
+    """Compare the access log with the trail (see the module's documentation)."""
+    recorder = validation.address(custodian, "custodian")
+    site_records = {s.record_id for s in store.studies()}
+    ours = [e for e in events if e.record_id in site_records]
+    by_custodian = [e for e in ours if e.recorder == recorder]
+    by_grantee = tuple(e for e in ours if e.recorder != recorder)
+    unmatched = {(e.tx_hash.lower(), e.log_index): e for e in by_custodian}
+    matched: list[tuple[AccessEntry, TrailEvent]] = []
+    missing: list[AccessEntry] = []
+    pending: list[AccessEntry] = []
+    accesses = store.accesses()
+    for access in (a for a in accesses if a.chain_due):
+        if access.tx_hash is None:
+            (pending if access.chain_error is None else missing).append(access)
+            continue
+        found = next(
+            (
+                key
+                for key, e in unmatched.items()
+                if key[0] == access.tx_hash.lower()
+                and e.record_id == access.record_id
+                and e.grantee == access.grantee
+                and e.purpose == int(access.purpose)
+            ),
+            None,
+        )
+        if found is None:
+            missing.append(access)
+        else:
+            matched.append((access, unmatched.pop(found)))
+    served = sum(1 for a in accesses if a.status < 400 and a.resource != "search")
+    return Reconciliation(served, tuple(matched), tuple(missing), tuple(pending), tuple(unmatched.values()), by_grantee)
+
+
+def repair(store: GatewayStore, recorder: ConsentRegistryClient, report: Reconciliation) -> list[AccessEntry]:
+    """Re-send recordAccess for the missing rows; returns the rows as updated."""
+    for access in report.missing:
+        try:
+            receipt = recorder.record_access(access.grantee, access.record_id, int(Scope.IMAGES), int(access.purpose))
+        except RadledgerError as exc:
+            store.set_chain_result(access.id, None, None, f"{type(exc).__name__}: {exc}")
+            continue
+        store.set_chain_result(access.id, receipt["transactionHash"].to_0x_hex(), int(receipt["blockNumber"]))
+    ids = {a.id for a in report.missing}
+    return [a for a in store.accesses() if a.id in ids]

@@ -1,0 +1,234 @@
+"""The deployment engine on the in-process chain: manifests, re-runs, setup, hand-over, dry runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from radledger import errors
+from radledger.chain import in_process_chain
+from radledger.deploy import CONTRACTS, deploy, deploy_core, plan_deployment
+from radledger.deploy_plan import FUTURE_SECTIONS
+from radledger.errors import ConfigurationError
+from radledger.manifest import Manifest, load_manifest, manifest_path, save_manifest
+from radledger.setup_config import parse_setup
+from radledger.signers import UnlockedAccount
+from radledger.transactions import Transactor
+from radledger.verify_deployment import verify_deployment
+
+
+@pytest.fixture(scope="module")
+def fresh_chain() -> Web3:
+    """A chain of this module only (short histories keep eth-tester's log queries fast)."""
+    return in_process_chain()
+
+
+@pytest.fixture
+def chain(fresh_chain: Web3) -> Iterator[Web3]:
+    snapshot = fresh_chain.testing.snapshot()
+    try:
+        yield fresh_chain
+    finally:
+        fresh_chain.testing.revert(snapshot)
+
+
+def account(w3: Web3, index: int) -> Transactor:
+    return Transactor(w3, UnlockedAccount(w3.eth.accounts[index]), poll_latency=0.005)
+
+
+@pytest.fixture
+def path(tmp_path: Path, chain: Web3) -> Path:
+    return manifest_path(tmp_path, chain.eth.chain_id)
+
+
+def roles(manifest: Manifest) -> set[tuple[str, str, str]]:
+    return {(r.contract, r.role, r.account) for r in manifest.roles}
+
+
+def test_deploy_core_gives_an_outside_admin_everything_and_the_deployer_nothing(chain: Web3) -> None:
+    deployer, admin = account(chain, 0), account(chain, 1)
+    deployment = deploy_core(deployer, admin=admin.address, break_glass_seconds=3600)
+    records, consent = deployment.records(chain), deployment.consent(chain)
+    assert records.has_role("DEFAULT_ADMIN_ROLE", admin.address)
+    assert consent.has_role("DEFAULT_ADMIN_ROLE", admin.address)
+    assert not records.has_role("CUSTODIAN_REGISTRAR_ROLE", admin.address)  # the admin grants it itself
+    assert not records.has_role("DEFAULT_ADMIN_ROLE", deployer.address)
+    assert consent.break_glass_duration() == 3600
+
+
+def test_a_recorded_deployment_lists_contracts_steps_and_roles(chain: Web3, path: Path) -> None:
+    deployer = account(chain, 0)
+    result = deploy(deployer, manifest_path=path, network="in-process")
+    manifest = load_manifest(path)
+    assert result.sent == [
+        "deploy:RecordRegistry",
+        "roles:grant:RecordRegistry:CUSTODIAN_REGISTRAR_ROLE:admin",
+        "deploy:ConsentRegistry",
+    ]
+    assert [s.id for s in manifest.steps] == result.sent
+    assert manifest.status == "complete" and manifest.deployer == deployer.address
+    assert manifest.options == {"breakGlassSeconds": 86400, "admin": deployer.address, "handoffTo": None}
+    records = manifest.contracts["RecordRegistry"]
+    assert manifest.contracts["ConsentRegistry"].constructor_args == [deployer.address, records.address, 86400]
+    assert roles(manifest) == {
+        ("RecordRegistry", "DEFAULT_ADMIN_ROLE", deployer.address),
+        ("RecordRegistry", "CUSTODIAN_REGISTRAR_ROLE", deployer.address),
+        ("ConsentRegistry", "DEFAULT_ADMIN_ROLE", deployer.address),
+    }
+    assert verify_deployment(chain, manifest).ok
+
+
+def test_a_rerun_against_a_matching_deployment_sends_nothing_and_leaves_the_manifest(chain: Web3, path: Path) -> None:
+    deploy(account(chain, 0), manifest_path=path)
+    before, block = path.read_bytes(), chain.eth.block_number
+    again = deploy(account(chain, 0), manifest_path=path)
+    assert again.up_to_date and again.sent == [] and again.found == []
+    assert chain.eth.block_number == block
+    assert path.read_bytes() == before
+
+
+def test_setup_registers_custodians_and_emergency_accounts_and_skips_what_the_chain_already_shows(
+    chain: Web3, path: Path
+) -> None:
+    deployer, site, other, emergency = (account(chain, i) for i in (0, 1, 2, 5))
+    deploy(deployer, manifest_path=path)
+    clients = load_manifest(path).clients(chain, deployer)
+    clients.records.register_custodian(site.address, "https://gateway.site-a.example/dicomweb")  # done by hand
+    setup = parse_setup(
+        {
+            "custodians": [
+                {"account": site.address, "gateway_url": "https://gateway.site-a.example/dicomweb"},
+                {"account": other.address, "gateway_url": "https://gateway.site-b.example/dicomweb", "label": "B"},
+            ],
+            "emergency_accounts": [{"account": emergency.address}],
+        }
+    )
+    result = deploy(deployer, manifest_path=path, setup=setup)
+    assert result.found == [f"setup:RecordRegistry:registerCustodian:{site.address}"]
+    assert result.sent == [
+        f"setup:RecordRegistry:registerCustodian:{other.address}",
+        f"setup:grant:ConsentRegistry:BREAK_GLASS_ROLE:{emergency.address}",
+    ]
+    assert clients.records.get_custodian(other.address).gateway_url == "https://gateway.site-b.example/dicomweb"
+    assert clients.consent.has_role("BREAK_GLASS_ROLE", emergency.address)
+    assert ("ConsentRegistry", "BREAK_GLASS_ROLE", emergency.address) in roles(load_manifest(path))
+    assert deploy(deployer, manifest_path=path, setup=setup).up_to_date
+
+
+def test_handoff_leaves_the_new_admin_as_the_only_role_holder(chain: Web3, path: Path) -> None:
+    deployer, multisig = account(chain, 0), account(chain, 6)
+    deploy(deployer, manifest_path=path, handoff_to=multisig.address)
+    manifest = load_manifest(path)
+    assert roles(manifest) == {
+        ("RecordRegistry", "DEFAULT_ADMIN_ROLE", multisig.address),
+        ("ConsentRegistry", "DEFAULT_ADMIN_ROLE", multisig.address),
+    }
+    clients = manifest.clients(chain)
+    for contract in (clients.records, clients.consent):
+        assert contract.has_role("DEFAULT_ADMIN_ROLE", multisig.address)
+        assert not contract.has_role("DEFAULT_ADMIN_ROLE", deployer.address)
+    assert not clients.records.has_role("CUSTODIAN_REGISTRAR_ROLE", deployer.address)
+    assert manifest.options["handoffTo"] == multisig.address
+    assert verify_deployment(chain, manifest).ok
+
+
+def test_the_deployer_never_renounces_admin_while_the_new_admin_lacks_it(chain: Web3, path: Path) -> None:
+    deployer, multisig = account(chain, 0), account(chain, 6)
+
+    def sabotage(step_id: str, manifest: Manifest) -> None:
+        if step_id == "handoff:grant:ConsentRegistry:DEFAULT_ADMIN_ROLE:" + multisig.address:
+            manifest.clients(chain, deployer).records.revoke_role("DEFAULT_ADMIN_ROLE", multisig.address)
+
+    with pytest.raises(ConfigurationError, match="refusing to renounce RecordRegistry's admin role"):
+        deploy(deployer, manifest_path=path, handoff_to=multisig.address, on_step=sabotage)
+    assert load_manifest(path).clients(chain).records.has_role("DEFAULT_ADMIN_ROLE", deployer.address)
+
+
+def test_a_manifest_of_other_artifacts_or_options_is_refused_unless_fresh(chain: Web3, path: Path) -> None:
+    deployer = account(chain, 0)
+    deploy(deployer, manifest_path=path)
+    with pytest.raises(ConfigurationError, match="break-glass 86400 s, not 3600 s"):
+        deploy(deployer, manifest_path=path, break_glass_seconds=3600)
+    manifest = load_manifest(path)
+    manifest.contracts["ConsentRegistry"].bytecode_hash = "0x" + "00" * 32
+    save_manifest(manifest, path)
+    with pytest.raises(ConfigurationError, match="built from other sources"):
+        deploy(deployer, manifest_path=path)
+    fresh = deploy(deployer, manifest_path=path, fresh=True)
+    assert "deploy:RecordRegistry" in fresh.sent
+    assert load_manifest(path).addresses != manifest.addresses
+
+
+def test_a_manifest_whose_contracts_are_not_on_this_chain_is_refused(chain: Web3, path: Path) -> None:
+    deploy(account(chain, 0), manifest_path=path)
+    other = in_process_chain()  # the same chain id, none of the code
+    with pytest.raises(ConfigurationError, match="has no code there"):
+        deploy(account(other, 0), manifest_path=path)
+
+
+def test_dry_run_sends_nothing_and_measures_what_the_run_then_uses(chain: Web3, path: Path) -> None:
+    deployer, site, emergency = account(chain, 0), account(chain, 1), account(chain, 5)
+    setup = parse_setup(
+        {
+            "custodians": [{"account": site.address, "gateway_url": "https://gateway.site-a.example/dicomweb"}],
+            "emergency_accounts": [{"account": emergency.address}],
+        }
+    )
+    block = chain.eth.block_number
+    report = plan_deployment(deployer, manifest_path=path, setup=setup, handoff_to=account(chain, 6).address)
+    assert chain.eth.block_number == block and not path.exists()
+    result = deploy(deployer, manifest_path=path, setup=setup, handoff_to=account(chain, 6).address)
+    assert [t.step for t in report.transactions] == result.sent
+    used = {s.id: s.gas_used for s in load_manifest(path).steps}
+    for planned in report.transactions:
+        assert abs(planned.gas - int(used[planned.step] or 0)) <= 200, planned  # calldata of other addresses
+    assert report.expected_cost == report.total_gas * (report.base_fee + report.priority_fee)
+    assert report.max_cost >= report.expected_cost
+    assert plan_deployment(deployer, manifest_path=path, setup=setup).transactions == []
+
+
+def test_a_dry_run_of_a_partial_deployment_lists_only_the_missing_steps(chain: Web3, path: Path) -> None:
+    deploy(account(chain, 0), manifest_path=path)
+    setup = parse_setup({"emergency_accounts": [{"account": account(chain, 5).address}]})
+    report = plan_deployment(account(chain, 0), manifest_path=path, setup=setup)
+    assert [t.step for t in report.transactions] == [
+        f"setup:grant:ConsentRegistry:BREAK_GLASS_ROLE:{account(chain, 5).address}"
+    ]
+    assert "ConsentRegistry.grantRole(BREAK_GLASS_ROLE" in report.lines()[3]
+
+
+def test_setup_sections_no_contract_handles_are_refused_before_anything_is_sent(chain: Web3, path: Path) -> None:
+    block = chain.eth.block_number
+    with pytest.raises(ConfigurationError, match=r"unknown section \[\[auditors\]\]"):
+        deploy(account(chain, 0), manifest_path=path, setup=parse_setup({"auditors": [{"account": "0x" + "11" * 20}]}))
+    bad_role = {"roles": [{"contract": "RecordRegistry", "role": "ISSUER_ROLE", "account": "0x" + "11" * 20}]}
+    with pytest.raises(ConfigurationError, match="RecordRegistry has no role 'ISSUER_ROLE'"):
+        deploy(account(chain, 0), manifest_path=path, setup=parse_setup(bad_role))
+    assert chain.eth.block_number == block
+
+
+@pytest.mark.parametrize(
+    "section", [s for s in FUTURE_SECTIONS if not any(s in spec.setup for spec in CONTRACTS)] or ["none-left"]
+)
+def test_a_section_of_a_contract_not_yet_deployed_names_that_contract(chain: Web3, path: Path, section: str) -> None:
+    if section == "none-left":
+        pytest.skip("every contract with a setup section is part of the deployment")
+    with pytest.raises(ConfigurationError, match=f"needs {FUTURE_SECTIONS[section]}"):
+        deploy(account(chain, 0), manifest_path=path, setup=parse_setup({section: [{"account": "0x" + "11" * 20}]}))
+
+
+def test_a_reverting_step_raises_the_decoded_error_and_records_nothing(chain: Web3, path: Path) -> None:
+    deployer, emergency = account(chain, 0), account(chain, 5)
+    deploy(deployer, manifest_path=path)
+    # The deployer gives up ConsentRegistry's admin role outside the deployment ...
+    load_manifest(path).clients(chain, deployer).consent.revoke_role("DEFAULT_ADMIN_ROLE", deployer.address)
+    recorded = path.read_bytes()
+    # ... so a later setup step reverts: the contract's error, raised before anything is sent.
+    setup = parse_setup({"emergency_accounts": [{"account": emergency.address}]})
+    with pytest.raises(errors.AccessControlUnauthorizedAccount) as exc:
+        deploy(deployer, manifest_path=path, setup=setup)
+    assert exc.value.args == (deployer.address, bytes(32))
+    assert path.read_bytes() == recorded
