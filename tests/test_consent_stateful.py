@@ -1,6 +1,7 @@
 """ConsentRegistry against a plain Python model of its rules, driven by Hypothesis: random grants,
 revokes, guardian appointments and removals, guardian actions, break-glass and time travel; after
-every step `accessBasis` (and `hasAccess`) must agree with the model on a grid of questions.
+every step `accessBasis`, `hasAccess` and `isGuardian` must agree with the model on a grid of
+questions (asked in one eth_call through StaticMulticallMock, which keeps each step cheap).
 
 Each example starts from a chain snapshot and reverts to it. The "ci" profile (conftest) bounds
 the examples; HYPOTHESIS_PROFILE=long runs more and longer ones.
@@ -9,6 +10,7 @@ the examples; HYPOTHESIS_PROFILE=long runs more and longer ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pytest
 from eth_typing import ChecksumAddress
@@ -16,8 +18,10 @@ from eth_utils import keccak
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from web3 import Web3
+from web3.contract import Contract
 
 from radledger import errors
+from radledger.artifacts import load_artifact
 from radledger.chain import time_travel
 from radledger.consent import WILDCARD, ConsentRegistryClient
 from radledger.deploy import Deployment, deploy_contract
@@ -87,6 +91,9 @@ class Model:
 # --------------------------------------------------------------------------- machine
 
 
+Question = tuple[ChecksumAddress, ChecksumAddress, bytes, int, int]
+
+
 @dataclass(frozen=True)
 class World:
     w3: Web3
@@ -95,9 +102,37 @@ class World:
     guardian: Transactor
     grantees: list[Transactor]  # [grantee without role, emergency account with the break-glass role]
     role: bytes
+    multicall: Contract
 
     def client(self, sender: Transactor) -> ConsentRegistryClient:
         return ConsentRegistryClient(self.w3, self.consent_address, sender)
+
+    @cached_property
+    def questions(self) -> list[Question]:
+        return [
+            (patient.address, grantee.address, record, int(scopes), int(purposes))
+            for patient in self.patients
+            for grantee in self.grantees
+            for record in RECORDS
+            for scopes, purposes in QUESTIONS
+        ]
+
+    @cached_property
+    def calls(self) -> list[str]:
+        """accessBasis and hasAccess of each question, then isGuardian of each patient."""
+        views = self.client(self.guardian).contract
+        calls = []
+        for question in self.questions:
+            calls.append(views.encode_abi("accessBasis", args=list(question)))
+            calls.append(views.encode_abi("hasAccess", args=list(question)))
+        for patient in self.patients:
+            calls.append(views.encode_abi("isGuardian", args=[patient.address, self.guardian.address]))
+        return calls
+
+    def ask(self) -> list[int]:
+        """The answers to :attr:`calls`, as integers, from one eth_call."""
+        results = self.multicall.functions.aggregate(self.consent_address, self.calls).call()
+        return [int.from_bytes(result, "big") for result in results]
 
 
 class ConsentMachine(RuleBasedStateMachine):
@@ -108,7 +143,6 @@ class ConsentMachine(RuleBasedStateMachine):
         self.snapshot = self.world.w3.testing.snapshot()
         self.model = Model()
         self.reader = self.world.client(self.world.guardian)
-        self.checks = 0
 
     def teardown(self) -> None:
         self.world.w3.testing.revert(self.snapshot)
@@ -238,29 +272,18 @@ class ConsentMachine(RuleBasedStateMachine):
         assert actual == expected
 
     @invariant()
-    def access_matches_the_model(self) -> None:
+    def views_match_the_model(self) -> None:
+        """accessBasis and hasAccess for every question of the grid, and isGuardian, in one eth_call."""
         now = self.now()
-        grid = [
-            (patient.address, grantee.address, record, scopes, purposes)
-            for patient in self.world.patients
-            for grantee in self.world.grantees
-            for record in RECORDS
-            for scopes, purposes in QUESTIONS
-        ]
-        for question in grid:
+        answers = iter(self.world.ask())
+        for question in self.world.questions:
             expected = self.model.basis(*question, now)
-            assert self.reader.access_basis(*question) == expected, question
-        # hasAccess is accessBasis != None; check it on one question per step, in turn.
-        question = grid[self.checks % len(grid)]
-        self.checks += 1
-        assert self.reader.has_access(*question) is (self.model.basis(*question, now) != AccessBasis.NONE)
-
-    @invariant()
-    def guardians_match_the_model(self) -> None:
-        now, guardian = self.now(), self.world.guardian.address
+            assert AccessBasis(next(answers)) == expected, ("accessBasis", question)
+            assert bool(next(answers)) is (expected != AccessBasis.NONE), ("hasAccess", question)
+        guardian = self.world.guardian.address
         for patient in self.world.patients:
-            expected = now < self.model.guardian_until.get((patient.address, guardian), 0)
-            assert self.reader.is_guardian(patient.address, guardian) is expected
+            expected_guardian = now < self.model.guardian_until.get((patient.address, guardian), 0)
+            assert bool(next(answers)) is expected_guardian, ("isGuardian", patient.address)
 
 
 def test_consent_registry_follows_the_model(w3: Web3, deployment: Deployment, actors: Actors) -> None:
@@ -272,6 +295,7 @@ def test_consent_registry_follows_the_model(w3: Web3, deployment: Deployment, ac
     )  # fmt: skip
     governance = ConsentRegistryClient(w3, address, actors.admin)
     governance.grant_role("BREAK_GLASS_ROLE", actors.emergency.address)
+    multicall = deploy_contract(actors.admin, "StaticMulticallMock", artifacts_dir=ARTIFACTS)
     ConsentMachine.world = World(
         w3=w3,
         consent_address=governance.address,
@@ -279,5 +303,6 @@ def test_consent_registry_follows_the_model(w3: Web3, deployment: Deployment, ac
         guardian=Transactor(w3, UnlockedAccount(accounts[8])),
         grantees=[actors.grantee, actors.emergency],
         role=governance.role("BREAK_GLASS_ROLE"),
+        multicall=w3.eth.contract(address=multicall, abi=list(load_artifact("StaticMulticallMock", ARTIFACTS).abi)),
     )
     run_state_machine_as_test(ConsentMachine)

@@ -4,7 +4,8 @@ the ASGI app exercised in-process (Starlette's TestClient) while it talks to Ort
 Orthanc runs once for the module, locked down (localhost only, HTTP credentials only the gateway
 holds, no DICOM port); each test uploads its own synthetic studies (fresh UIDs) and builds a
 fresh gateway store, and the chain is reverted after each test by the `w3` fixture.
-Skipped, with the reason, when Orthanc or its DICOMweb plugin is not installed.
+Skipped, with the reason, when Orthanc or its DICOMweb plugin is not installed (failed instead when
+RADLEDGER_REQUIRE_ORTHANC=1, as in CI).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from radledger.gateway.errors import AccessRefused, StudyChanged
 from radledger.gateway.ingest import IngestResult, load_patient_map, poll_stable_studies
 from radledger.gateway.multipart import boundary_of, iter_parts
 from radledger.gateway.orthanc import LocalOrthanc, find_orthanc, free_port, missing_reason
+from radledger.gateway.orthanc import required as orthanc_required
 from radledger.gateway.reconcile import access_events, reconcile, repair
 from radledger.gateway.requester import GatewayRequester, verify_on_chain
 from radledger.gateway.synthetic import SyntheticInstance, synthetic_instance, synthetic_series, synthetic_study
@@ -50,8 +52,6 @@ from radledger.signers import KeySigner
 from tests.conftest import SITE_URL, Actors
 from tests.support import SITE_SALT
 
-pytestmark = pytest.mark.skipif(find_orthanc() is None, reason=missing_reason())
-
 PUBLIC_ORIGIN = "https://gateway.site-a.example"
 PREFIX = "/dicomweb"
 VIEWER_ORIGIN = "https://viewer.site-a.example"
@@ -60,6 +60,10 @@ CACHE_SECONDS = 3.0
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOrthanc]:
+    if find_orthanc() is None:
+        if orthanc_required():
+            pytest.fail(missing_reason(), pytrace=False)
+        pytest.skip(missing_reason())
     server = LocalOrthanc.start(tmp_path_factory.mktemp("orthanc"), stable_age=1)
     try:
         yield server

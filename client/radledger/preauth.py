@@ -22,6 +22,7 @@ the view from them. See docs/preauth.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -110,7 +111,13 @@ def x12_action_code(status: PreauthStatus | int) -> X12ActionCode:
 
 
 def procedure_code(value: str | bytes) -> bytes:
-    """A procedure code (CPT, HCPCS Level II) as the contract's bytes5: five upper-case letters or digits."""
+    """A procedure code (CPT, HCPCS Level II) as the contract's bytes5: five upper-case letters or digits.
+
+    Takes the code as text ("70551"), as bytes, or as the hex of its bytes5 ("0x3730353531", as JSON has it).
+    """
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 12:
+        with contextlib.suppress(ValueError):
+            value = bytes.fromhex(value[2:])
     text = value.decode("ascii", "replace") if isinstance(value, bytes | bytearray) else value
     if not isinstance(text, str) or not _PROCEDURE.match(text.strip().upper()):
         raise ValidationError(f"procedure code {value!r} is not five letters or digits (CPT 70551, HCPCS G0204)")
@@ -404,6 +411,9 @@ class PreauthRegistryClient(ContractClient):
         """Adjudicate a claim: PAID (in full; `paid_amount` defaults to the claim's amount), PARTIALLY_PAID
         (0 < paid < amount) or DENIED (nothing paid, a reason needed; its units go back to the authorization)."""
         cid = _commitment(claim_id, "claim id")
+        if status not in {s.value for s in ClaimStatus}:
+            raise ValidationError(f"claim status {status!r} is not a ClaimStatus")
+        status = ClaimStatus(status)
         if status not in (ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED):
             raise ValidationError(f"claim status {status!r}: adjudicate as PAID, PARTIALLY_PAID or DENIED")
         if paid_amount is None:
@@ -586,7 +596,8 @@ class PreauthRegistryClient(ContractClient):
         rid = "0x" + _commitment(request_id, "request id").hex()
         logs = self._logs([None, rid], from_block) + self._logs([None, None, rid], from_block)
         logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
-        by_topic = {event_abi_to_log_topic(e): e["name"] for e in self.artifact.abi if e.get("type") == "event"}
+        events = [e for e in self.artifact.abi if e.get("type") == "event"]
+        by_topic = {event_abi_to_log_topic(e): e["name"] for e in events}  # type: ignore[arg-type]
         times: dict[int, int] = {}
         out = []
         for log in logs:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from radledger.cli import (
+    audit_cmds,
     compile_cmd,
     demo_cmd,
     deploy_cmds,
@@ -22,7 +23,17 @@ from radledger.cli import (
 )
 from radledger.errors import RadledgerError
 
-COMMAND_MODULES = [compile_cmd, gas_cmd, site_cmds, patient_cmds, demo_cmd, deploy_cmds, preauth_cmds, gateway_cmds]
+COMMAND_MODULES = [
+    compile_cmd,
+    gas_cmd,
+    site_cmds,
+    patient_cmds,
+    demo_cmd,
+    deploy_cmds,
+    preauth_cmds,
+    gateway_cmds,
+    audit_cmds,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -158,7 +158,7 @@ def register_study(args: argparse.Namespace) -> int:
 
     async def run() -> Any:
         async with Upstream.open(ctx.settings.upstream) as upstream:
-            who = patient
+            who: str | None = patient
             if who is None and ctx.store.study(args.study) is None:
                 who = await _patient_from_map(ctx, upstream, args.study)
                 if who is None:

@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -49,6 +48,7 @@ from radledger.gateway.errors import (
 from radledger.gateway.ingest import verify_study
 from radledger.gateway.links import LinkRewriter
 from radledger.gateway.multipart import MultipartParser, boundary_of, rewrite_part_headers
+from radledger.gateway.relay import RelayResponse
 from radledger.gateway.store import AccessEntry, StudyEntry
 from radledger.gateway.tokens import MAX_LIFETIME, TOKEN_TYPE, WELL_KNOWN, TokenVerifier, VerifiedToken
 from radledger.gateway.upstream import DICOM_JSON, Upstream
@@ -58,6 +58,8 @@ log = logging.getLogger("radledger.gateway")
 
 STUDY_UID_TAG = "0020000D"
 MAX_PAGE = 1000
+STREAM_CHUNK = 1 << 20
+"""Bytes relayed per write to the requester (fewer, larger writes cost less than many small ones)."""
 _PASSED_HEADERS = ("content-type", "content-length", "warning", "etag", "last-modified", "content-disposition")
 _EXPOSED_HEADERS = ["Content-Type", "Content-Length", "WWW-Authenticate", "Warning", "X-Radledger-Record-Id",
                     "X-Radledger-Access-Basis"]  # fmt: skip
@@ -277,7 +279,7 @@ class Gateway:
         return await self.relay(answer, headers, background)
 
     async def relay(
-        self, answer: httpx.Response, headers: dict[str, str], background: BackgroundTask | None
+        self, answer: RelayResponse, headers: dict[str, str], background: BackgroundTask | None
     ) -> Response:
         """The upstream's answer with its links rewritten: JSON parsed, multipart streamed."""
         content_type = answer.headers.get("content-type", "application/octet-stream")
@@ -308,14 +310,14 @@ class Gateway:
         return StreamingResponse(self._stream(answer, boundary), media_type=content_type, headers=headers,
                                  background=background)  # fmt: skip
 
-    async def _stream(self, answer: httpx.Response, boundary: bytes | None) -> AsyncIterator[bytes]:
+    async def _stream(self, answer: RelayResponse, boundary: bytes | None) -> AsyncIterator[bytes]:
         try:
             if boundary is None:
-                async for chunk in answer.aiter_raw():
+                async for chunk in answer.aiter_raw(STREAM_CHUNK):
                     yield chunk
                 return
             parser = MultipartParser(boundary)
-            async for chunk in answer.aiter_raw():
+            async for chunk in answer.aiter_raw(STREAM_CHUNK):
                 out = b"".join(rewrite_part_headers(parser.feed(chunk), self.links.header_block))
                 if out:
                     yield out
@@ -333,7 +335,7 @@ def _private() -> dict[str, str]:
     return {"Cache-Control": "private, no-store"}
 
 
-def _is_text(answer: httpx.Response) -> bool:
+def _is_text(answer: RelayResponse) -> bool:
     media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     return media.startswith("text/") or media.endswith(("+xml", "/xml", "json"))
 

@@ -31,6 +31,8 @@ ORTHANC_ENV = "RADLEDGER_ORTHANC"
 """Path of the Orthanc binary, when it is not `Orthanc` on PATH."""
 DICOMWEB_PLUGIN_ENV = "RADLEDGER_ORTHANC_DICOMWEB"
 DEFAULT_DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+REQUIRE_ENV = "RADLEDGER_REQUIRE_ORTHANC"
+"""When set (CI), tests that need Orthanc fail instead of skipping without it."""
 DICOMWEB_ROOT = "/dicom-web/"
 
 
@@ -41,6 +43,11 @@ def find_orthanc() -> tuple[Path, Path] | None:
     if not Path(binary).is_file() or not plugin.is_file():
         return None
     return Path(binary), plugin
+
+
+def required() -> bool:
+    """Whether a missing Orthanc is an error (``RADLEDGER_REQUIRE_ORTHANC=1``) rather than a reason to skip."""
+    return os.environ.get(REQUIRE_ENV, "") not in ("", "0")
 
 
 def missing_reason() -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from eth_typing import ChecksumAddress
 from eth_utils import event_abi_to_log_topic
@@ -102,7 +102,7 @@ def _event(event: TrailEvent) -> dict[str, Any]:
 def _access_recorded_topic() -> bytes:
     abi = load_artifact("ConsentRegistry").abi
     event = next(e for e in abi if e.get("type") == "event" and e.get("name") == "AccessRecorded")
-    return bytes(event_abi_to_log_topic(event))
+    return bytes(event_abi_to_log_topic(cast(Any, event)))
 
 
 def access_events(
@@ -111,7 +111,7 @@ def access_events(
     """Every AccessRecorded event of the ConsentRegistry, read in block ranges that shrink when a
     node refuses a range as too large."""
     address = validation.address(consent_address, "ConsentRegistry address")
-    topic = _access_recorded_topic()
+    topic = cast(Any, "0x" + _access_recorded_topic().hex())  # a hex string: eth-tester ignores HexBytes topics
     last = int(w3.eth.block_number) if to_block is None else to_block
     events: list[TrailEvent] = []
     start, size = from_block, max(step, 1)

@@ -71,7 +71,9 @@ class FetchedStudy:
     """The study's record id, as the gateway reports it."""
 
 
-def refused(response: requests.Response) -> AccessRefused:
+def refused(response: requests.Response | None) -> AccessRefused:
+    if response is None:
+        return AccessRefused(0, "no-answer", "the gateway did not answer")
     try:
         body = response.json()
         reason, detail = str(body.get("reason", "")), str(body.get("detail", ""))

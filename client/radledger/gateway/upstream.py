@@ -24,6 +24,7 @@ from pydicom.errors import InvalidDicomError
 from radledger.content_hash import instance_digest
 from radledger.gateway.errors import StudyNotFound, UpstreamError
 from radledger.gateway.multipart import MultipartParser, PartCollector, boundary_of
+from radledger.gateway.relay import RelayResponse, relay_get
 from radledger.gateway.store import InstanceDigest
 
 DICOM_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
@@ -71,28 +72,28 @@ class Upstream:
     def url(self, path: str) -> str:
         return self.settings.base + "/" + path.lstrip("/")
 
-    async def send(
-        self, path: str, params: Any = None, accept: str | None = None, stream: bool = True
-    ) -> httpx.Response:
-        """GET `path` under the DICOMweb root; the caller closes a streamed response."""
-        headers = {"Accept-Encoding": "identity"}
-        if accept:
-            headers["Accept"] = accept
-        request = self.client.build_request("GET", self.url(path), params=params, headers=headers)
-        try:
-            return await self.client.send(request, stream=stream)
-        except httpx.HTTPError as exc:
-            raise UpstreamError(502, f"cannot reach the upstream: {type(exc).__name__}") from exc
+    async def send(self, path: str, params: Any = None, accept: str | None = None) -> RelayResponse:
+        """GET `path` under the DICOMweb root; the body is read (or relayed) by the caller, who closes it."""
+        s = self.settings
+        return await relay_get(
+            self.url(path),
+            params,
+            {"Accept": accept} if accept else None,
+            (s.username, s.password or "") if s.username else None,
+            tls_context(),
+            s.timeout,
+        )
 
     async def search(self, path: str, params: Any = None) -> list[dict[str, Any]]:
         """A QIDO-RS search: the DICOM JSON results (an empty list for 204)."""
-        response = await self.send(path, params, accept=DICOM_JSON, stream=False)
+        response = await self.send(path, params, accept=DICOM_JSON)
+        body = await response.aread()
         if response.status_code == 204:
             return []
         if response.status_code != 200:
-            raise UpstreamError(response.status_code, response.text[:200])
+            raise UpstreamError(response.status_code, body[:200].decode("latin-1"))
         try:
-            results = response.json()
+            results = json.loads(body)
         except json.JSONDecodeError as exc:
             raise UpstreamError(502, f"QIDO answer is not JSON: {exc}") from None
         if not isinstance(results, list):

@@ -1,0 +1,332 @@
+"""The auditor's event index: every event of a deployment in one SQLite file (standard library sqlite3).
+
+Tables:
+
+- ``events``: one row per log, keyed by (block number, log index): block hash, transaction
+  hash and index, address, contract and event names, the first three indexed arguments as text
+  (``t1``..``t3``, for lookups), all arguments as JSON (``args``, for people and SQL) and the raw
+  topics and data (what the arguments are decoded from when read back).
+- ``blocks``: number, hash and time of every block holding an indexed event and of the last
+  block of every synced range: the hashes that reorg detection compares.
+- ``contracts``: each audited address with its name, first block and how far it is synced
+  (a contract added to a deployment later is back-filled from its first block).
+- ``meta``: the chain id and the format version.
+
+Writes happen one synced range at a time, each in one transaction together with the
+checkpoint, so an interrupted sync resumes where it stopped and never leaves half a range.
+See :mod:`radledger.audit.sync` for how ranges are read and reorgs undone.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radledger.audit.decoding import EventDecoder, RawLog, to_json
+from radledger.audit.sources import BlockRef
+from radledger.errors import ConfigurationError, RadledgerError
+
+FORMAT_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contracts (
+    address TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    start_block INTEGER NOT NULL,
+    synced_to INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL, timestamp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    block_number INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    tx_index INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    address TEXT NOT NULL,
+    contract TEXT,
+    event TEXT,
+    t1 TEXT,
+    t2 TEXT,
+    t3 TEXT,
+    args TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX IF NOT EXISTS events_t1 ON events (event, t1);
+CREATE INDEX IF NOT EXISTS events_t2 ON events (event, t2);
+CREATE INDEX IF NOT EXISTS events_t3 ON events (event, t3);
+CREATE INDEX IF NOT EXISTS events_time ON events (event, timestamp);
+"""
+
+
+class NotInIndex(RadledgerError):
+    """The index holds nothing about what was asked (not synced yet, or it does not exist)."""
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One indexed event: where it is on the chain (provenance), and what it says."""
+
+    block_number: int
+    log_index: int
+    block_hash: str
+    tx_hash: str
+    tx_index: int
+    timestamp: int
+    address: str
+    contract: str | None
+    event: str | None
+    args: dict[str, Any]
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "block_number": self.block_number,
+            "block_hash": self.block_hash,
+            "tx_hash": self.tx_hash,
+            "log_index": self.log_index,
+        }
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return (self.block_number, self.log_index)
+
+
+@dataclass(frozen=True)
+class WatchedContract:
+    address: str
+    name: str
+    start_block: int
+    synced_to: int
+
+
+class AuditIndex:
+    """A SQLite event index (a file path, or ``":memory:"``)."""
+
+    def __init__(self, path: Path | str = ":memory:", decoder: EventDecoder | None = None) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode = WAL" if self.path != ":memory:" else "PRAGMA journal_mode = MEMORY")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.executescript(SCHEMA)
+        self.decoder = decoder or EventDecoder.from_artifacts()
+        version = self._meta("format")
+        if version is None:
+            self._set_meta("format", FORMAT_VERSION)
+        elif version != FORMAT_VERSION:
+            raise ConfigurationError(f"{self.path}: index format {version}, this radledger reads {FORMAT_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> AuditIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------- meta
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def chain_id(self) -> int | None:
+        value = self._meta("chain_id")
+        return None if value is None else int(value)
+
+    def bind_chain(self, chain_id: int) -> None:
+        """Tie the index to chain `chain_id`; an index of another chain is refused."""
+        known = self.chain_id
+        if known is None:
+            self._set_meta("chain_id", str(chain_id))
+        elif known != chain_id:
+            raise ConfigurationError(f"{self.path} indexes chain {known}, not chain {chain_id}: use another --db")
+
+    # -------------------------------------------------------------- contracts
+
+    def watch(self, name: str, address: str, start_block: int) -> WatchedContract:
+        """Audit `address` (named `name`) from `start_block`; a known address keeps its progress."""
+        row = self.db.execute(
+            "SELECT name, start_block, synced_to FROM contracts WHERE address = ?", (address,)
+        ).fetchone()
+        if row is None:
+            self.db.execute(
+                "INSERT INTO contracts (address, name, start_block, synced_to) VALUES (?, ?, ?, ?)",
+                (address, name, start_block, start_block - 1),
+            )
+            return WatchedContract(address, name, start_block, start_block - 1)
+        if row[0] != name:
+            self.db.execute("UPDATE contracts SET name = ? WHERE address = ?", (name, address))
+            self.db.execute("UPDATE events SET contract = ? WHERE address = ?", (name, address))
+        return WatchedContract(address, name, int(row[1]), int(row[2]))
+
+    def contracts(self) -> list[WatchedContract]:
+        rows = self.db.execute("SELECT address, name, start_block, synced_to FROM contracts ORDER BY name")
+        return [WatchedContract(str(a), str(n), int(s), int(t)) for a, n, s, t in rows]
+
+    def address_of(self, name: str) -> str | None:
+        row = self.db.execute("SELECT address FROM contracts WHERE name = ? ORDER BY start_block", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @property
+    def checkpoint(self) -> int:
+        """The last block every watched contract is synced to (-1 before any sync)."""
+        row = self.db.execute("SELECT MIN(synced_to) FROM contracts").fetchone()
+        return -1 if row is None or row[0] is None else int(row[0])
+
+    # ----------------------------------------------------------------- writes
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def store_range(
+        self, addresses: Sequence[str], end: int, logs: Iterable[RawLog], blocks: dict[int, BlockRef]
+    ) -> int:
+        """Store a synced range's logs and block hashes and move `addresses` to `end`, atomically.
+        Returns the number of events stored."""
+        names = dict(self.db.execute("SELECT address, name FROM contracts").fetchall())
+        rows = []
+        for log in logs:
+            contract = names.get(log.address)
+            decoded = self.decoder.decode(log, contract)
+            stamp = log.timestamp if log.timestamp is not None else blocks[log.block_number].timestamp
+            rows.append(
+                (
+                    log.block_number, log.log_index, log.block_hash, log.tx_hash, log.tx_index, stamp, log.address,
+                    contract or (decoded.contract if decoded else None), decoded.event if decoded else None,
+                    *(decoded.indexed_text if decoded else (None, None, None)),
+                    json.dumps(to_json(decoded.args) if decoded else {}, sort_keys=True),
+                    json.dumps(["0x" + t.hex() for t in log.topics]), "0x" + log.data.hex(),
+                )
+            )  # fmt: skip
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
+                [(b.number, b.hash, b.timestamp) for b in blocks.values()],
+            )
+            self.db.executemany(
+                "UPDATE contracts SET synced_to = ? WHERE address = ? AND synced_to < ?",
+                [(end, a, end) for a in addresses],
+            )
+        return len(rows)
+
+    def rewind(self, to_block: int) -> int:
+        """Forget everything above block `to_block` (a reorg replaced it); returns the events dropped."""
+        with self._transaction():
+            dropped = self.db.execute("DELETE FROM events WHERE block_number > ?", (to_block,)).rowcount
+            self.db.execute("DELETE FROM blocks WHERE number > ?", (to_block,))
+            self.db.execute(
+                "UPDATE contracts SET synced_to = MAX(start_block - 1, ?) WHERE synced_to > ?", (to_block, to_block)
+            )
+        return int(dropped)
+
+    # ------------------------------------------------------------------ reads
+
+    def stored_blocks(self) -> list[BlockRef]:
+        rows = self.db.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number")
+        return [BlockRef(int(n), str(h), int(t)) for n, h, t in rows]
+
+    def top_block(self) -> BlockRef | None:
+        row = self.db.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
+        return None if row is None else BlockRef(int(row[0]), str(row[1]), int(row[2]))
+
+    def latest_time(self) -> int | None:
+        """The time of the last synced block (what "now" is for the index)."""
+        top = self.top_block()
+        return None if top is None else top.timestamp
+
+    def count(self, event: str | None = None) -> int:
+        if event is None:
+            return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+        return int(self.db.execute("SELECT COUNT(*) FROM events WHERE event = ?", (event,)).fetchone()[0])
+
+    def counts(self) -> dict[tuple[str | None, str | None], int]:
+        """(contract, event) → number of events."""
+        rows = self.db.execute("SELECT contract, event, COUNT(*) FROM events GROUP BY contract, event ORDER BY 1, 2")
+        return {(c, e): int(n) for c, e, n in rows}
+
+    def events(
+        self,
+        events: Sequence[str] | None = None,
+        contract: str | None = None,
+        where: dict[str, str] | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> list[EventRow]:
+        """Events in chain order, filtered by name(s), contract, indexed argument text (``{"t1": ...}``)
+        and block time (`since` inclusive, `until` exclusive)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if events:
+            clauses.append(f"event IN ({','.join('?' * len(events))})")
+            params += list(events)
+        if contract:
+            clauses.append("contract = ?")
+            params.append(contract)
+        for column, value in (where or {}).items():
+            if column not in ("t1", "t2", "t3"):
+                raise ValueError(f"cannot filter on {column}")
+            clauses.append(f"{column} = ?")
+            params.append(value)
+        if since is not None:
+            clauses.append("timestamp >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("timestamp < ?")
+            params.append(until)
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return [self._row(r) for r in self.db.execute(sql + " ORDER BY block_number, log_index", params)]
+
+    def raw_logs(self, address: str | None = None) -> list[RawLog]:
+        """The stored logs as raw logs (what :mod:`radledger.consent_events` replays)."""
+        sql = (
+            "SELECT block_number, block_hash, tx_hash, tx_index, log_index, address, topics, data, timestamp"
+            " FROM events"
+        )
+        params: tuple[Any, ...] = ()
+        if address:
+            sql += " WHERE address = ?"
+            params = (address,)
+        out = []
+        for bn, bh, th, ti, li, addr, topics, data, ts in self.db.execute(
+            sql + " ORDER BY block_number, log_index", params
+        ):
+            out.append(
+                RawLog(
+                    int(bn), str(bh), str(th), int(ti), int(li), str(addr),
+                    tuple(bytes.fromhex(t[2:]) for t in json.loads(topics)), bytes.fromhex(str(data)[2:]), int(ts),
+                )
+            )  # fmt: skip
+        return out
+
+    def _row(self, r: sqlite3.Row | tuple[Any, ...]) -> EventRow:
+        (bn, li, bh, th, ti, ts, addr, contract, event, _t1, _t2, _t3, _args, topics, data) = r
+        raw = RawLog(
+            int(bn), str(bh), str(th), int(ti), int(li), str(addr),
+            tuple(bytes.fromhex(t[2:]) for t in json.loads(topics)), bytes.fromhex(str(data)[2:]), int(ts),
+        )  # fmt: skip
+        decoded = self.decoder.decode(raw, contract)
+        args = decoded.args if decoded else {}
+        return EventRow(int(bn), int(li), str(bh), str(th), int(ti), int(ts), str(addr), contract, event, args)

@@ -1,0 +1,107 @@
+"""An auditor's view of a deployment in one call: what the demo prints at its end."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from web3 import Web3
+
+from radledger.audit.exports import render_table
+from radledger.audit.index import AuditIndex
+from radledger.audit.metrics import metrics_table, payer_metrics
+from radledger.audit.queries import (
+    access_trail,
+    basis_name,
+    break_glass_events,
+    credential_history,
+    payer_requests,
+    who_could_access,
+)
+from radledger.audit.sync import sync
+from radledger.audit.target import AuditTarget
+from radledger.models import CredentialStatus
+
+
+def audit_summary(
+    w3: Web3,
+    deployment: Any,
+    extra: Mapping[str, str] | None = None,
+    index: AuditIndex | None = None,
+) -> str:
+    """Index every event of `deployment` (a Deployment, a manifest or an AuditTarget; `extra` adds
+    name → address pairs) and tell what an auditor sees: the events, consents, the access trail,
+    break-glass, credentials and payer metrics. Uses `index` when given, else an in-memory one."""
+    target = AuditTarget.from_deployment(deployment, dict(extra) if extra else None)
+    own = index is None
+    index = index or AuditIndex()
+    try:
+        report = sync(w3, index, target)
+        return _render(index, report.summary())
+    finally:
+        if own:
+            index.close()
+
+
+def _render(index: AuditIndex, sync_line: str) -> str:
+    lines = [f"Auditor's view (chain {index.chain_id}): {sync_line}", ""]
+    counts = index.counts()
+    lines.append("Events by contract:")
+    by_contract: dict[str, list[str]] = {}
+    for (contract, event), n in counts.items():
+        by_contract.setdefault(contract or "?", []).append(f"{event or 'undecoded'} {n}")
+    for contract, items in sorted(by_contract.items()):
+        lines.append(f"  {contract}: " + ", ".join(items))
+
+    granted = index.events(["ConsentGranted"], contract="ConsentRegistry")
+    revoked = index.count("ConsentRevoked")
+    patients = {r.args["patient"] for r in granted}
+    by_guardian = sum(1 for r in granted if r.args["actor"] != r.args["patient"])
+    lines += [
+        "",
+        f"Consents: {len(granted)} grants ({by_guardian} by guardians) for {len(patients)} patients, {revoked} revoked",
+    ]
+
+    trail = access_trail(index)
+    bases = Counter(basis_name(e.basis) for e in trail)
+    lines.append(
+        f"Access trail: {len(trail)} recorded accesses"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(bases.items())) + ")" if trail else "")
+    )
+    if trail:
+        busiest = Counter(bytes(e.record_id) for e in trail).most_common(1)[0][0]
+        report = who_could_access(index, busiest)
+        lines.append(f"Who could access record 0x{busiest.hex()[:16]}... at the last synced block:")
+        lines.append(
+            _indent(
+                render_table(report.rights, ["grantee", "basis", "scopes", "purposes", "valid_until", "by_guardian"])
+            )
+        )
+
+    glass = break_glass_events(index)
+    lines.append(f"Break-glass: {len(glass)} invocations")
+    if glass:
+        lines.append(
+            _indent(render_table(glass, ["time", "patient", "account", "reason_code", "accesses_under_break_glass"]))
+        )
+
+    credentials = credential_history(index)
+    if credentials:
+        now = index.latest_time() or 0
+        statuses = Counter(e.status_at(now).value for e in credentials)
+        subjects = {bytes(e.subject) for e in credentials}
+        lines.append(
+            f"Credentials: {len(credentials)} attestations about {len(subjects)} subjects; now "
+            + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+            + f" (valid: {statuses.get(CredentialStatus.VALID.value, 0)})"
+        )
+    cases = payer_requests(index)
+    if cases:
+        lines += ["", f"Prior authorization (CMS-0057-F metrics, {len(cases)} requests):"]
+        lines.append(_indent(metrics_table(payer_metrics(cases, "all"))))
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
