@@ -30,6 +30,12 @@ ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 KEY_ENV = "RADLEDGER_BENCH_GRANTEE_KEY"
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def client(params: dict[str, Any]) -> dict[str, Any]:
     """The requester: times whole-study retrieves, alternating direct and gateway."""
     import httpx
@@ -154,11 +160,15 @@ def main() -> int:
                 "warmup": args.warmup,
             }
             env = {**os.environ, KEY_ENV: "0x" + grantee.account.key.hex().removeprefix("0x")}
+            cpu_gateway, cpu_orthanc = time.process_time(), process_cpu(orthanc.process.pid)
             done = subprocess.run(
                 [sys.executable, __file__, "--client"], input=json.dumps(params), capture_output=True, text=True,
                 env=env, check=True,
             )  # fmt: skip
             result = json.loads(done.stdout)
+            retrieves = args.runs + args.warmup
+            cpu_gateway = (time.process_time() - cpu_gateway) / retrieves
+            cpu_orthanc = (process_cpu(orthanc.process.pid) - cpu_orthanc) / (2 * retrieves)
             server.should_exit = True
             thread.join(timeout=10)
             ctx.close()
@@ -175,6 +185,10 @@ def main() -> int:
         "overhead_ms": round((gateway - direct) * 1000, 1),
         "ratio": round(gateway / direct, 3),
         "same_bytes": result["bytes"]["direct"] == result["bytes"]["gateway"],
+        "gateway_cpu_ms_per_retrieve": round(cpu_gateway * 1000, 1),
+        "orthanc_cpu_ms_per_retrieve": round(cpu_orthanc * 1000, 1),
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -186,6 +200,9 @@ def main() -> int:
         print(f"| Orthanc directly | {summary['direct_median_ms']} ms |")
         print(f"| through the gateway | {summary['gateway_median_ms']} ms |")
         print(f"| added by the gateway | {summary['overhead_ms']} ms ({(summary['ratio'] - 1) * 100:.1f} %) |")
+        print(f"CPU per retrieve: gateway {summary['gateway_cpu_ms_per_retrieve']} ms, "
+              f"Orthanc {summary['orthanc_cpu_ms_per_retrieve']} ms; {summary['cpus']} CPUs, "
+              f"load average {summary['load_average']}")  # fmt: skip
     return 0
 
 

@@ -1,7 +1,9 @@
 """ConsentRegistry against a plain Python model of its rules, driven by Hypothesis: random grants,
-revokes, guardian appointments and removals, guardian actions, break-glass and time travel; after
-every step `accessBasis`, `hasAccess` and `isGuardian` must agree with the model on a grid of
-questions (asked in one eth_call through StaticMulticallMock, which keeps each step cheap).
+revokes, guardian appointments and removals, guardian actions, break-glass and time travel.
+
+After every step, `accessBasis` on a grid of questions and `isGuardian` must agree with the model
+(asked in one eth_call through StaticMulticallMock: py-evm is slow, so each step stays cheap); a
+rule also asks `hasAccess` and `accessBasis` a random question at random moments.
 
 Each example starts from a chain snapshot and reverts to it. The "ci" profile (conftest) bounds
 the examples; HYPOTHESIS_PROFILE=long runs more and longer ones.
@@ -36,11 +38,7 @@ RECORDS = [keccak(text=f"stateful test record {i}") for i in (1, 2)]
 SCOPE_CHOICES = [Scope.IMAGES, Scope.REPORTS, Scope.IMAGES | Scope.REPORTS, Scope.ALL]
 PURPOSE_CHOICES = [Purpose.TREAT, Purpose.ETREAT, Purpose.TREAT | Purpose.HRESCH, Purpose.HRESCH, Purpose.ALL]
 OFFSETS = [5, 15, 40, 90]
-QUESTIONS = [
-    (Scope.IMAGES, Purpose.TREAT),
-    (Scope.ALL, Purpose.ETREAT),
-    (Scope.IMAGES | Scope.REPORTS, Purpose.TREAT | Purpose.HRESCH),
-]
+GRID_QUESTIONS = [(Scope.IMAGES, Purpose.TREAT), (Scope.ALL, Purpose.ETREAT)]
 
 
 # ------------------------------------------------------------------------------ model
@@ -65,8 +63,8 @@ class Slot:
 
 @dataclass
 class Model:
-    """The decided rules, in plain Python: permit-only additive grants, record 0 as wildcard,
-    guardians until their expiry, break-glass for ETREAT only within its window."""
+    """The decided rules, in plain Python: permit-only grants, record 0 as the wildcard, each question
+    answered by one grant, guardians until their expiry, break-glass for ETREAT within its window."""
 
     grants: dict[tuple[str, str, bytes], Slot] = field(default_factory=dict)
     guardian_until: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -96,11 +94,13 @@ Question = tuple[ChecksumAddress, ChecksumAddress, bytes, int, int]
 
 @dataclass(frozen=True)
 class World:
+    """The chain side: a ConsentRegistry of its own, the accounts, and the batched views."""
+
     w3: Web3
     consent_address: ChecksumAddress
     patients: list[Transactor]
     guardian: Transactor
-    grantees: list[Transactor]  # [grantee without role, emergency account with the break-glass role]
+    grantees: list[Transactor]  # [a grantee without role, the emergency account holding the break-glass role]
     role: bytes
     multicall: Contract
 
@@ -108,25 +108,21 @@ class World:
         return ConsentRegistryClient(self.w3, self.consent_address, sender)
 
     @cached_property
-    def questions(self) -> list[Question]:
+    def grid(self) -> list[Question]:
         return [
             (patient.address, grantee.address, record, int(scopes), int(purposes))
             for patient in self.patients
             for grantee in self.grantees
             for record in RECORDS
-            for scopes, purposes in QUESTIONS
+            for scopes, purposes in GRID_QUESTIONS
         ]
 
     @cached_property
     def calls(self) -> list[str]:
-        """accessBasis and hasAccess of each question, then isGuardian of each patient."""
+        """accessBasis of each grid question, then isGuardian of the guardian for each patient."""
         views = self.client(self.guardian).contract
-        calls = []
-        for question in self.questions:
-            calls.append(views.encode_abi("accessBasis", args=list(question)))
-            calls.append(views.encode_abi("hasAccess", args=list(question)))
-        for patient in self.patients:
-            calls.append(views.encode_abi("isGuardian", args=[patient.address, self.guardian.address]))
+        calls = [views.encode_abi("accessBasis", args=list(question)) for question in self.grid]
+        calls += [views.encode_abi("isGuardian", args=[p.address, self.guardian.address]) for p in self.patients]
         return calls
 
     def ask(self) -> list[int]:
@@ -147,17 +143,11 @@ class ConsentMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.world.w3.testing.revert(self.snapshot)
 
-    # --------------------------------------------------------------------- helpers
-
     def now(self) -> int:
         return int(self.world.w3.eth.get_block("latest")["timestamp"])
 
     def actor(self, patient_index: int, by_guardian: bool) -> Transactor:
         return self.world.guardian if by_guardian else self.world.patients[patient_index]
-
-    def refused_unless_allowed(self, patient: str, actor: Transactor) -> bool:
-        """Whether `actor` may act for `patient` in the next transaction (mined one second from now)."""
-        return self.model.may_act(patient, actor.address, self.now() + 1)
 
     # ----------------------------------------------------------------------- rules
 
@@ -186,21 +176,25 @@ class ConsentMachine(RuleBasedStateMachine):
         patient = self.world.patients[patient_index].address
         grantee = self.world.grantees[grantee_index].address
         actor = self.actor(patient_index, by_guardian)
-        valid_from = 0 if from_offset is None else now + from_offset
-        valid_until = FOREVER if until_offset is None else now + until_offset
+        terms = (
+            scopes,
+            purposes,
+            0 if from_offset is None else now + from_offset,
+            FOREVER if until_offset is None else now + until_offset,
+        )
         client = self.world.client(actor)
-        if valid_from >= valid_until:
+        if terms[2] >= terms[3]:
             with nothing_sent(self.world.w3), pytest.raises(errors.ValidationError):
-                client.grant(patient, grantee, record, scopes, purposes, valid_from, valid_until)
+                client.grant(patient, grantee, record, *terms)
             return
-        if not self.refused_unless_allowed(patient, actor):
+        if not self.model.may_act(patient, actor.address, now + 1):  # the transaction runs one second later
             with pytest.raises(errors.NotPatientOrGuardian) as exc:
-                client.grant(patient, grantee, record, scopes, purposes, valid_from, valid_until)
+                client.grant(patient, grantee, record, *terms)
             assert exc.value.args == (patient, actor.address)
             return
-        client.grant(patient, grantee, record, scopes, purposes, valid_from, valid_until)
+        client.grant(patient, grantee, record, *terms)
         slot = self.model.slot(patient, grantee, record)
-        slot.scopes, slot.purposes, slot.valid_from, slot.valid_until = scopes, purposes, valid_from, valid_until
+        slot.scopes, slot.purposes, slot.valid_from, slot.valid_until = terms
         slot.version += 1
         self.check_slot(patient, grantee, record)
 
@@ -216,7 +210,7 @@ class ConsentMachine(RuleBasedStateMachine):
         actor = self.actor(patient_index, by_guardian)
         client = self.world.client(actor)
         slot = self.model.slot(patient, grantee, record)
-        if not self.refused_unless_allowed(patient, actor):
+        if not self.model.may_act(patient, actor.address, self.now() + 1):
             with pytest.raises(errors.NotPatientOrGuardian) as refused:
                 client.revoke(patient, grantee, record)
             assert refused.value.args == (patient, actor.address)
@@ -260,30 +254,39 @@ class ConsentMachine(RuleBasedStateMachine):
         before = self.now()
         assert time_travel(self.world.w3, seconds) == before + seconds == self.now()
 
-    # ------------------------------------------------------------------- checks
+    @rule(
+        patient_index=st.integers(0, 1),
+        grantee_index=st.integers(0, 1),
+        record=st.sampled_from([WILDCARD, *RECORDS, keccak(text="a record nobody granted")]),
+        scopes=st.integers(1, int(Scope.ALL)),
+        purposes=st.integers(1, int(Purpose.ALL)),
+    )
+    def ask_has_access(self, patient_index: int, grantee_index: int, record: bytes, scopes: int, purposes: int) -> None:
+        """hasAccess and accessBasis of any question, against the model."""
+        question = (self.world.patients[patient_index].address, self.world.grantees[grantee_index].address, record)
+        expected = self.model.basis(*question, scopes, purposes, self.now())
+        assert self.reader.access_basis(*question, scopes, purposes) == expected
+        assert self.reader.has_access(*question, scopes, purposes) is (expected != AccessBasis.NONE)
+
+    # ---------------------------------------------------------------------- checks
 
     def check_slot(self, patient: str, grantee: str, record: bytes) -> None:
         grant = self.reader.get_grant(patient, grantee, record)
-        expected = self.model.slot(patient, grantee, record)
         actual = Slot(
             int(grant.scopes), int(grant.purposes), grant.valid_from, grant.valid_until, grant.version,
             grant.break_glass_until,
         )  # fmt: skip
-        assert actual == expected
+        assert actual == self.model.slot(patient, grantee, record)
 
     @invariant()
     def views_match_the_model(self) -> None:
-        """accessBasis and hasAccess for every question of the grid, and isGuardian, in one eth_call."""
         now = self.now()
-        answers = iter(self.world.ask())
-        for question in self.world.questions:
-            expected = self.model.basis(*question, now)
-            assert AccessBasis(next(answers)) == expected, ("accessBasis", question)
-            assert bool(next(answers)) is (expected != AccessBasis.NONE), ("hasAccess", question)
+        answers = self.world.ask()
+        for question, answer in zip(self.world.grid, answers, strict=False):
+            assert AccessBasis(answer) == self.model.basis(*question, now), question
         guardian = self.world.guardian.address
-        for patient in self.world.patients:
-            expected_guardian = now < self.model.guardian_until.get((patient.address, guardian), 0)
-            assert bool(next(answers)) is expected_guardian, ("isGuardian", patient.address)
+        for patient, answer in zip(self.world.patients, answers[len(self.world.grid) :], strict=True):
+            assert bool(answer) is (now < self.model.guardian_until.get((patient.address, guardian), 0))
 
 
 def test_consent_registry_follows_the_model(w3: Web3, deployment: Deployment, actors: Actors) -> None:

@@ -122,3 +122,12 @@ def test_cli_lists_networks_without_revealing_urls(
     assert main(["networks", "--networks", str(ROOT / "networks.toml")]) == 0
     out = capsys.readouterr().out
     assert "sepolia" in out and "$SEPOLIA_RPC_URL" in out and "secret-api-key" not in out
+
+
+def test_a_networks_confirmations_reach_its_transactor_unless_overridden() -> None:
+    w3 = in_process_chain()
+    sepolia = get_network("sepolia", ROOT / "networks.toml")
+    signer = UnlockedAccount(w3.eth.accounts[0])
+    assert sepolia.transactor(w3, signer).confirmations == 2
+    assert sepolia.transactor(w3, signer, confirmations=5).confirmations == 5
+    assert sepolia.transactor(w3, signer).max_fee == 50 * GWEI  # type: ignore[attr-defined]

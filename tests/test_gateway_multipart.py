@@ -1,15 +1,19 @@
-"""Multipart parsing and link rewriting: chunk boundaries anywhere, payload bytes never touched."""
+"""The gateway's HTTP plumbing: multipart parsing and link rewriting (chunk boundaries anywhere, payload
+bytes never touched), the upstream response reader, the scoping of study requests, the access log's
+resource names."""
 
 from __future__ import annotations
 
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radledger.gateway.app import resource_kind
+from radledger.gateway.app import resource_kind, scoped_query, within_study
 from radledger.gateway.errors import UpstreamError
 from radledger.gateway.links import LinkRewriter
 from radledger.gateway.multipart import MultipartParser, boundary_of, iter_parts, rewrite_part_headers
+from radledger.gateway.relay import ResponseReader
 
 BOUNDARY = b"fbf97a50-2e5b-4cd6-b474"
 UPSTREAM = "http://127.0.0.1:8042/dicom-web"
@@ -112,3 +116,79 @@ def test_upstream_links_built_from_another_host_are_rewritten_too() -> None:
 )
 def test_the_access_log_names_the_resource_asked_for(rest: str, kind: str) -> None:
     assert resource_kind(rest) == kind
+
+
+def test_a_query_inside_a_study_cannot_name_another_study() -> None:
+    params = [("StudyInstanceUID", "2.25.2"), ("0020000d", "2.25.2"), ("includefield", "00100020"), ("limit", "5")]
+    assert scoped_query(params) == [("includefield", "00100020"), ("limit", "5")]
+
+
+def test_results_of_another_study_are_dropped_from_an_answer_about_one_study() -> None:
+    mine = {"0020000D": {"vr": "UI", "Value": ["2.25.1"]}, "00080018": {"vr": "UI", "Value": ["2.25.10"]}}
+    other = {"0020000D": {"vr": "UI", "Value": ["2.25.2"]}, "00080018": {"vr": "UI", "Value": ["2.25.20"]}}
+    unnamed = {"00080018": {"vr": "UI", "Value": ["2.25.30"]}}  # a frame list or a result without the tag
+    assert within_study([mine, other, unnamed], "2.25.1") == [mine, unnamed]
+    assert within_study({"not": "a list"}, "2.25.1") == {"not": "a list"}
+
+
+# ------------------------------------------------------------------ upstream HTTP framing
+
+
+def read_response(raw: bytes, cuts: list[int]) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of `raw` fed to the relay's reader in pieces cut at `cuts`."""
+    pieces = [p for p in chunked(raw, cuts) if p]
+
+    async def run() -> tuple[int, dict[str, str], bytes]:
+        blocks = iter(pieces)
+
+        async def read() -> bytes | None:
+            return next(blocks, None)
+
+        reader = ResponseReader(read)
+        status, headers = await reader.head()
+        body = b"".join([bytes(b) async for b in reader.body(status, headers)])
+        return status, dict(headers), body
+
+    return anyio.run(run)
+
+
+http_bodies = st.binary(max_size=400)
+
+
+@given(http_bodies, st.lists(st.integers(0, 1000), max_size=10))
+def test_a_content_length_body_is_read_whatever_the_blocks(data: bytes, cuts: list[int]) -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/dicom\r\nContent-Length: %d\r\n\r\n" % len(data) + data
+    status, headers, body = read_response(raw + b"trailing garbage is not body", cuts)
+    assert (status, headers["content-type"], body) == (200, "application/dicom", data)
+
+
+@given(st.lists(http_bodies, max_size=5), st.lists(st.integers(0, 3000), max_size=12))
+def test_a_chunked_body_is_decoded_whatever_the_blocks(pieces: list[bytes], cuts: list[int]) -> None:
+    framed = b"".join(b"%x;ext=1\r\n" % len(p) + p + b"\r\n" for p in pieces if p) + b"0\r\nX-Trailer: 1\r\n\r\n"
+    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + framed
+    status, _, body = read_response(raw, cuts)
+    assert (status, body) == (200, b"".join(pieces))
+
+
+@given(http_bodies, st.lists(st.integers(0, 1000), max_size=10))
+def test_a_body_without_length_runs_to_the_close(data: bytes, cuts: list[int]) -> None:
+    status, headers, body = read_response(b"HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\n" + data, cuts)
+    assert (status, headers["connection"], body) == (404, "close", data)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"SSH-2.0-OpenSSH\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n",
+    ],
+    ids=["nothing", "not http", "bad header", "cut body", "bad chunk size", "chunk without crlf"],
+)
+def test_a_broken_upstream_answer_is_an_upstream_error(raw: bytes) -> None:
+    with pytest.raises(UpstreamError) as exc:
+        read_response(raw, [])
+    assert exc.value.status == 502

@@ -341,6 +341,20 @@ def test_unregistered_study_is_not_served(site: Site) -> None:
     assert refusal(site.get(f"/studies/{uid}")) == (404, "unknown-study")
 
 
+def test_a_path_cannot_climb_from_a_consented_study_to_another(site: Site) -> None:
+    granted, other = site.new_study(), site.new_study()
+    site.grant(granted)
+    series = site.studies[granted][0].series_uid
+    for path in (
+        f"/studies/{granted}/series/{series}/%2E%2E/%2E%2E/%2E%2E/studies/{other}/metadata",
+        f"/studies/{granted}/series/%2e%2e/%2e%2e/studies/{other}/metadata",
+        f"/studies/{granted}/series/{series}%2F..%2F..%2F{other}",
+    ):
+        response = site.get(path)
+        assert refusal(response) == (400, "bad-path"), path
+    assert refusal(site.get("/studies/not-a-uid/metadata")) == (400, "bad-path")
+
+
 def test_writes_are_not_proxied(site: Site) -> None:
     uid = site.new_study()
     site.grant(uid)

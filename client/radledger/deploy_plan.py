@@ -285,32 +285,37 @@ class RoleStep(Step):
 
 @dataclass
 class CallStep(Step):
-    """A setup call (`fn_name(*args)` on `contract`), skipped when `done(client)` says it happened."""
+    """A setup call (`fn_name(*args)` on `contract`), skipped when `done(client)` says it happened.
+
+    `args` may be a function of the contract's client, for arguments read from the chain when
+    the step runs (a schema id registered by an earlier step); `shown` then describes them.
+    """
 
     contract: str
     fn_name: str
-    args: tuple[Any, ...]
+    args: tuple[Any, ...] | Callable[[ContractClient], tuple[Any, ...]]
     done: Callable[[ContractClient], bool]
     key: str
+    shown: str = ""
 
     def __post_init__(self) -> None:
         self.id = f"setup:{self.contract}:{self.fn_name}:{self.key}"
 
     def describe(self, env: StepEnv, labels: Mapping[str, str]) -> str:
+        if callable(self.args):
+            return f"{self.contract}.{self.fn_name}({self.shown})"
         return f"{self.contract}.{self.fn_name}({', '.join(label(a, labels) for a in self.args)})"
 
     def is_done(self, env: StepEnv) -> bool:
         return self.contract in env.manifest.contracts and self.done(env.client(self.contract))
 
     def function(self, env: StepEnv) -> Any:
-        return getattr(env.client(self.contract).contract.functions, self.fn_name)(*self.args)
+        client = env.client(self.contract)
+        args = self.args(client) if callable(self.args) else self.args
+        return getattr(client.contract.functions, self.fn_name)(*args)
 
 
 # ------------------------------------------------------------------------------------ plan
-
-FUTURE_SECTIONS = {"issuers": "CredentialRegistry", "payers": "PreauthRegistry"}
-"""Setup sections whose contract may not be part of this deployment yet (for a clear message)."""
-
 
 def fixed(address: str) -> Callable[[StepEnv], ChecksumAddress]:
     checked = validation.nonzero_address(address)
@@ -358,11 +363,6 @@ def setup_steps(specs: Sequence[ContractSpec], setup: SetupConfig, artifacts_dir
             continue
         spec = owners.get(section)
         if spec is None:
-            if section in FUTURE_SECTIONS:
-                raise ConfigurationError(
-                    f"{setup.source}: [[{section}]] needs {FUTURE_SECTIONS[section]}, which this deployment does not "
-                    "include yet"
-                )
             known = ", ".join(sorted([*owners, "roles", "admin"]))
             raise ConfigurationError(f"{setup.source}: unknown section [[{section}]] (known: {known})")
         steps.extend(spec.setup[section](entries, setup.source))

@@ -106,10 +106,10 @@ class _Run:
         self.chain_id = self._node(lambda: self.w3.eth.chain_id, "reading the chain id")
         if options.handoff_to == transactor.address:
             options = replace(options, handoff_to=None)
+        self.plan = build_plan(self.specs, options, setup, artifacts_dir)  # a bad setup file fails here, first
         manifest = self._open_manifest(network, options, fresh)
         self.options = options
         self.env = StepEnv(self.w3, transactor, manifest, {s.name: s for s in self.specs}, options, artifacts_dir)
-        self.plan = build_plan(self.specs, options, setup, artifacts_dir)
         self.result = DeployResult(manifest)
 
     @property

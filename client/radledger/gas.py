@@ -72,10 +72,12 @@ DESCRIPTIONS: dict[str, str] = {
     "records.registerCustodian": "governance registers the first imaging site with its gateway URL",
     "records.register": "site registers its first record (two new slots)",
     "records.amend": "site amends a record (version bump, new content hash)",
-    "credentials.attest": "credential attestation",
-    "credentials.attestBySig": "credential attestation signed by the issuer, relayed",
-    "credentials.revoke": "credential revocation",
-    "credentials.attestBatch10": "ten attestations in one transaction",
+    "credentials.registerSchema": "governance registers the first credential schema (name kept unique)",
+    "credentials.attest": "issuer attests a new subject and schema (one new slot)",
+    "credentials.attestBySig": "attestation signed by the issuer (first signature ever), relayed by a site",
+    "credentials.revoke": "issuer revokes its attestation, with a reason code",
+    "credentials.attestBatch10": "ten attestations (a CME course, new subjects) in one transaction",
+    "credentials.isValid": "view, without the 21,000 base: the latest attestation of its subject and schema",
     "preauth.requestAutoApproved": "prior-authorization request approved by gold card",
     "preauth.setPolicy": "payer's first policy for a procedure (license and gold card required)",
     "preauth.requestPended": "prior-authorization request pended (physician without a gold card)",
@@ -247,6 +249,61 @@ def measure_consent(bench: Bench) -> dict[str, int]:
     figures["consent.recordAccess"] = gas_used(
         dep.consent(w3, grantee).record_access(grantee.address, wild_rid, scopes, purposes)
     )
+    return figures
+
+
+@measurement("credentials")
+def measure_credentials(bench: Bench) -> dict[str, int]:
+    from radledger.credentials import CredentialRegistryClient, deploy_credentials
+    from radledger.models import AttestationRequest, RevocationReason
+
+    w3, governance = bench.w3, bench.governance
+    # A fresh registry, so registerSchema pays for the first schema (its counter's slot too).
+    creds_address = getattr(bench.deployment, "credential_registry", None)
+    creds = CredentialRegistryClient(w3, creds_address, governance) if creds_address else deploy_credentials(governance)
+    for role in ("SCHEMA_REGISTRAR_ROLE", "ISSUER_AUTHORIZER_ROLE"):
+        if not creds.has_role(role, governance.address):
+            creds.grant_role(role, governance.address)
+    before = creds.schema_count()
+    schema = creds.register_schema("radledger gas: state medical license", True, VALID_UNTIL - VALID_FROM).schema_id
+    figures = {"credentials.registerSchema": gas_used(_latest_receipt(w3))} if before == 0 else {}
+    board, cme_provider, site = bench.funded("state medical board"), bench.funded("CME provider"), bench.funded("site")
+    signing = identity("state medical board (signing key, no ETH)")
+    for issuer in (board.address, cme_provider.address, signing.address):
+        creds.authorize_issuer(schema, issuer)
+
+    def receipt_gas(tx_hash: str) -> int:
+        return gas_used(w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+
+    # First attestation of a new subject and schema: one new slot; refUid 0.
+    doc = keccak(text="radledger gas: license document")
+    attested = creds.with_sender(board).attest(
+        identity("radiologist").address, schema, VALID_UNTIL, data_hash=doc, valid_from=VALID_FROM
+    )
+    figures["credentials.attest"] = receipt_gas(attested.tx_hash)
+    # The issuer's first signature ever (epoch 0 read, not written), relayed by a site, new subject.
+    signed = creds.with_sender(site).sign_attest(
+        signing, identity("second radiologist").address, schema, VALID_UNTIL,
+        data_hash=doc, valid_from=VALID_FROM, deadline=DEADLINE,
+    )  # fmt: skip
+    relayed = creds.with_sender(site).relay(signed)
+    figures["credentials.attestBySig"] = receipt_gas(relayed.tx_hash)
+    # A CME course: ten new subjects in one transaction, 1.5 credit hours each.
+    course = [
+        AttestationRequest(
+            identity(f"course attendee {i}").address, VALID_UNTIL, keccak(text=f"certificate {i}"), 150, VALID_FROM
+        )
+        for i in range(10)
+    ]
+    batch = creds.with_sender(cme_provider).attest_batch(schema, course)
+    figures["credentials.attestBatch10"] = receipt_gas(batch[0].tx_hash)
+    # The view: the latest attestation of its key (one slot), without the 21,000 base.
+    is_valid = creds.contract.functions.isValid(attested.uid)
+    if not is_valid.call():
+        raise GasCheckError("the credentials bench expected a valid attestation")
+    figures["credentials.isValid"] = bench.view_gas(is_valid, site.address)
+    revoked = creds.with_sender(board).revoke(attested.uid, RevocationReason.DISCIPLINARY_ACTION)
+    figures["credentials.revoke"] = receipt_gas(revoked.tx_hash)
     return figures
 
 

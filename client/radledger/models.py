@@ -135,9 +135,10 @@ class CredentialSchema:
 
 @dataclass(frozen=True)
 class AttestationRequest:
-    """One attestation to make (`valid_from` None: the chain's current time)."""
+    """One attestation to make: `subject` is an address (a physician) or 32 bytes (a device id);
+    `valid_from` None is the chain's current time."""
 
-    subject: bytes
+    subject: bytes | str
     valid_until: int
     data_hash: bytes = bytes(32)
     value: int = 0

@@ -93,8 +93,10 @@ class Network:
     @property
     def local(self) -> bool:
         """Whether the node is on this machine (receipts are polled briskly)."""
-        host = urlsplit(self.url()).hostname if not self.in_process else None
-        return self.in_process or host in {"127.0.0.1", "localhost", "::1"}
+        if self.in_process:
+            return True
+        url = os.environ.get(self.rpc_url_env or "") or self.rpc_url or ""
+        return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
 
     @property
     def persistent(self) -> bool:

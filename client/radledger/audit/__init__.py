@@ -20,7 +20,7 @@ from radledger.audit.queries import (
     who_could_access,
 )
 from radledger.audit.summary import audit_summary
-from radledger.audit.sync import SyncReport, sync, sync_target
+from radledger.audit.syncer import SyncReport, sync, sync_target
 from radledger.audit.target import AuditTarget
 
 __all__ = [

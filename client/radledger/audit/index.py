@@ -14,7 +14,7 @@ Tables:
 
 Writes happen one synced range at a time, each in one transaction together with the
 checkpoint, so an interrupted sync resumes where it stopped and never leaves half a range.
-See :mod:`radledger.audit.sync` for how ranges are read and reorgs undone.
+See :mod:`radledger.audit.syncer` for how ranges are read and reorgs undone.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from radledger.audit.queries import (
     payer_requests,
     who_could_access,
 )
-from radledger.audit.sync import sync
+from radledger.audit.syncer import sync
 from radledger.audit.target import AuditTarget
 from radledger.models import CredentialStatus
 

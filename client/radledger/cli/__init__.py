@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from radledger.cli import (
     audit_cmds,
     compile_cmd,
+    credential_cmds,
     demo_cmd,
     deploy_cmds,
     gas_cmd,
@@ -33,6 +34,7 @@ COMMAND_MODULES = [
     preauth_cmds,
     gateway_cmds,
     audit_cmds,
+    credential_cmds,
 ]
 
 

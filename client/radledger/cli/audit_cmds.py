@@ -26,7 +26,7 @@ from radledger import validation
 from radledger.audit import exports, fhir, metrics, queries
 from radledger.audit.index import AuditIndex
 from radledger.audit.ranges import RangePlanner
-from radledger.audit.sync import sync
+from radledger.audit.syncer import sync
 from radledger.audit.target import AuditTarget
 from radledger.chain import connect
 from radledger.cli.options import (

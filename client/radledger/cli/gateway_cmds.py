@@ -1,4 +1,5 @@
-"""The imaging site's gateway and the requester's image retrieval.
+"""The imaging site's gateway and the requester's image retrieval (the `gateway` extra's packages are
+imported by the commands that need them, so the rest of the CLI works without them).
 
 radledger gateway serve --config FILE [--host H] [--port P]
 radledger gateway register-study --config FILE --study UID [--patient ADDRESS]
@@ -15,8 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
-
-import anyio
 
 from radledger import validation
 from radledger.cli.options import (
@@ -151,6 +150,8 @@ async def _patient_from_map(ctx: Any, upstream: Any, uid: str) -> str | None:
 
 
 def register_study(args: argparse.Namespace) -> int:
+    import anyio
+
     from radledger.gateway.upstream import Upstream
 
     ctx = _context(args)
@@ -197,6 +198,8 @@ def _result_json(result: Any) -> dict[str, Any]:
 
 
 def watch(args: argparse.Namespace) -> int:
+    import anyio
+
     from radledger.gateway.ingest import WatchOutcome, load_patient_map, poll_stable_studies, skip_history
     from radledger.gateway.ingest import watch as watch_feed
     from radledger.gateway.upstream import Upstream

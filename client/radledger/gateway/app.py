@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,12 +37,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from radledger.errors import ChainError, RadledgerError
+from radledger import validation
+from radledger.errors import ChainError, RadledgerError, ValidationError
 from radledger.gateway.consent_check import ConsentChecker, Decision
 from radledger.gateway.context import GatewayContext
 from radledger.gateway.errors import (
     InvalidToken,
-    RecordMismatch,
     StudyChanged,
     UpstreamError,
 )
@@ -245,7 +246,9 @@ class Gateway:
         """WADO-RS (and QIDO-RS within a study) for one study, after the checks."""
         token = await self.authorize(request)
         uid = request.path_params["study"]
-        rest = request.path_params.get("rest", "")
+        rest = request.path_params.get("rest", "").strip("/")
+        if not _is_uid(uid) or not _safe_path(rest):
+            return refusal(400, "bad-path", "a study path is a DICOM UID and DICOMweb path segments")
         resource = resource_kind(rest)
         study = await run_in_threadpool(self.ctx.store.study, uid)
         if study is None:
@@ -259,11 +262,14 @@ class Gateway:
         except StudyChanged as exc:
             await run_in_threadpool(self.log, study, token, decision.basis, resource, 409)
             return refusal(409, "tampered" if exc.tampered else "unregistered-instances", str(exc))
-        except RecordMismatch as exc:
-            return refusal(409, "record-mismatch", str(exc))
         path = f"studies/{uid}" + (f"/{rest}" if rest else "")
         upstream = await self.upstream()
-        answer = await upstream.send(path, request.query_params.multi_items(), accept=request.headers.get("accept"))
+        answer = await upstream.send(
+            path, scoped_query(request.query_params.multi_items()), request.headers.get("accept")
+        )
+        if answer.status_code in (401, 403, 407):
+            await answer.aclose()
+            raise UpstreamError(answer.status_code, "the upstream refused the gateway's credentials")
         if answer.status_code != 200:
             body = await answer.aread()
             await answer.aclose()
@@ -276,12 +282,17 @@ class Gateway:
             "X-Radledger-Record-Id": "0x" + study.record_id.hex(),
             "X-Radledger-Access-Basis": decision.detail,
         }
-        return await self.relay(answer, headers, background)
+        return await self.relay(answer, headers, background, only_study=uid)
 
     async def relay(
-        self, answer: RelayResponse, headers: dict[str, str], background: BackgroundTask | None
+        self,
+        answer: RelayResponse,
+        headers: dict[str, str],
+        background: BackgroundTask | None,
+        only_study: str,
     ) -> Response:
-        """The upstream's answer with its links rewritten: JSON parsed, multipart streamed."""
+        """The upstream's answer with its links rewritten: JSON parsed (results of another study
+        than `only_study` dropped, should the upstream ever return one), multipart streamed."""
         content_type = answer.headers.get("content-type", "application/octet-stream")
         media = content_type.split(";")[0].strip().lower()
         for name in _PASSED_HEADERS[2:]:
@@ -297,8 +308,8 @@ class Gateway:
                 raise UpstreamError(502, f"invalid JSON from the upstream: {exc}") from None
             finally:
                 await answer.aclose()
-            return JSONResponse(self.links.json(document), media_type=content_type, headers=headers,
-                                background=background)  # fmt: skip
+            document = self.links.json(within_study(document, only_study))
+            return JSONResponse(document, media_type=content_type, headers=headers, background=background)
         if _is_text(answer):
             body = await answer.aread()
             await answer.aclose()
@@ -310,7 +321,7 @@ class Gateway:
         return StreamingResponse(self._stream(answer, boundary), media_type=content_type, headers=headers,
                                  background=background)  # fmt: skip
 
-    async def _stream(self, answer: RelayResponse, boundary: bytes | None) -> AsyncIterator[bytes]:
+    async def _stream(self, answer: RelayResponse, boundary: bytes | None) -> AsyncIterator[bytes | memoryview]:
         try:
             if boundary is None:
                 async for chunk in answer.aiter_raw(STREAM_CHUNK):
@@ -318,12 +329,58 @@ class Gateway:
                 return
             parser = MultipartParser(boundary)
             async for chunk in answer.aiter_raw(STREAM_CHUNK):
-                out = b"".join(rewrite_part_headers(parser.feed(chunk), self.links.header_block))
-                if out:
-                    yield out
+                for piece in _coalesce(rewrite_part_headers(parser.feed(chunk), self.links.header_block)):
+                    yield piece
             yield b"".join(rewrite_part_headers(parser.close(), self.links.header_block))
         finally:
             await answer.aclose()
+
+
+_STUDY_KEYS = {"studyinstanceuid", STUDY_UID_TAG.lower()}
+_SEGMENT = re.compile(r"^[A-Za-z0-9.,_-]+$")
+
+
+def scoped_query(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The query of a request inside one study, without any StudyInstanceUID: a PACS that let a
+    query key override the path would otherwise answer about a study that was not checked."""
+    return [(k, v) for k, v in params if k.lower() not in _STUDY_KEYS]
+
+
+def within_study(document: Any, study_uid: str) -> Any:
+    """A JSON answer about one study, without any result that names another study."""
+    if not isinstance(document, list):
+        return document
+    return [d for d in document if not isinstance(d, dict) or _study_uid(d) in ("", study_uid)]
+
+
+def _is_uid(value: str) -> bool:
+    try:
+        validation.dicom_uid(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _safe_path(rest: str) -> bool:
+    """DICOMweb path segments only: no empty, `.` or `..` segment, no character a URL would escape."""
+    if not rest:
+        return True
+    return all(s.strip(".") and _SEGMENT.match(s) for s in rest.split("/"))
+
+
+def _coalesce(pieces: Iterator[bytes | memoryview], small: int = 1 << 16) -> Iterator[bytes | memoryview]:
+    """Small pieces (delimiters, part headers) joined, large ones (instance bodies) passed as they are."""
+    pending: list[bytes | memoryview] = []
+    for piece in pieces:
+        if len(piece) < small:
+            pending.append(piece)
+            continue
+        if pending:
+            yield b"".join(pending)
+            pending = []
+        yield piece
+    if pending:
+        yield b"".join(pending)
 
 
 def _study_uid(result: dict[str, Any]) -> str:

@@ -37,9 +37,9 @@ class Headers:
 
 @dataclass(frozen=True)
 class Body:
-    """A piece of the current part's body."""
+    """A piece of the current part's body (a view of the chunk fed, when it could pass uncopied)."""
 
-    data: bytes
+    data: bytes | memoryview
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,13 @@ class MultipartParser:
         return self._state == self._EPILOGUE
 
     def feed(self, chunk: bytes) -> Iterator[Event]:
+        if self._state == self._BODY and self._passes_through(chunk):
+            keep = len(self._delimiter) - 1
+            if self._buffer:
+                yield Body(self._buffer)
+            yield Body(memoryview(chunk)[:-keep])
+            self._buffer = chunk[-keep:]
+            return
         self._buffer += chunk
         while True:
             event_count = 0
@@ -97,6 +104,14 @@ class MultipartParser:
             yield Framing(self._take(len(self._buffer)))
 
     # ------------------------------------------------------------------ internals
+
+    def _passes_through(self, chunk: bytes) -> bool:
+        """Whether `chunk` is body throughout (no delimiter starts in the held tail or in it), so
+        that all but its last bytes can go on without being copied."""
+        keep = len(self._delimiter) - 1
+        if len(chunk) <= keep:
+            return False
+        return (self._buffer + chunk[:keep]).find(self._delimiter) < 0 and chunk.find(self._delimiter) < 0
 
     def _take(self, n: int) -> bytes:
         data, self._buffer = self._buffer[:n], self._buffer[n:]
@@ -174,7 +189,7 @@ def parse_headers(block: bytes) -> dict[str, str]:
     return headers
 
 
-def rewrite_part_headers(events: Iterator[Event], rewrite: Callable[[bytes], bytes]) -> Iterator[bytes]:
+def rewrite_part_headers(events: Iterator[Event], rewrite: Callable[[bytes], bytes]) -> Iterator[bytes | memoryview]:
     """The raw multipart body again, with each part's header block passed through `rewrite`."""
     for event in events:
         if isinstance(event, Headers):
@@ -194,7 +209,7 @@ class PartCollector:
 
     def __init__(self) -> None:
         self._headers: dict[str, str] = {}
-        self._pieces: list[bytes] = []
+        self._pieces: list[bytes | memoryview] = []
 
     def parts(self, events: Iterator[Event]) -> Iterator[Part]:
         for event in events:

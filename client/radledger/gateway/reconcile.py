@@ -18,7 +18,7 @@ still has access (a revoked consent can no longer be put on the trail, and the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,13 +28,15 @@ from web3 import Web3
 
 from radledger import validation
 from radledger.artifacts import load_artifact
+from radledger.audit.decoding import RawLog
+from radledger.audit.ranges import RangePlanner, RangeRefused, RefusalKind
+from radledger.audit.sources import source_for
+from radledger.audit.syncer import IN_PROCESS_CHUNK
 from radledger.consent import ConsentRegistryClient
 from radledger.consent_events import decode_consent_logs
 from radledger.errors import RadledgerError
 from radledger.gateway.store import AccessEntry, GatewayStore
 from radledger.models import Scope
-
-DEFAULT_BLOCK_STEP = 5000
 
 
 @dataclass(frozen=True)
@@ -105,34 +107,36 @@ def _access_recorded_topic() -> bytes:
     return bytes(event_abi_to_log_topic(cast(Any, event)))
 
 
-def access_events(
-    w3: Web3, consent_address: str, from_block: int = 0, to_block: int | None = None, step: int = DEFAULT_BLOCK_STEP
-) -> list[TrailEvent]:
-    """Every AccessRecorded event of the ConsentRegistry, read in block ranges that shrink when a
-    node refuses a range as too large."""
+def access_events(w3: Web3, consent_address: str, from_block: int = 0, to_block: int | None = None) -> list[TrailEvent]:
+    """Every AccessRecorded event of the ConsentRegistry from `from_block` on, read with the audit's
+    log sources: py-evm's database in process, else ``eth_getLogs`` in ranges that adapt to the node."""
     address = validation.address(consent_address, "ConsentRegistry address")
-    topic = cast(Any, "0x" + _access_recorded_topic().hex())  # a hex string: eth-tester ignores HexBytes topics
-    last = int(w3.eth.block_number) if to_block is None else to_block
+    topic = _access_recorded_topic()
+    source = source_for(w3)
+    planner = RangePlanner()
+    last = source.head() if to_block is None else to_block
     events: list[TrailEvent] = []
-    start, size = from_block, max(step, 1)
+    start = from_block
     while start <= last:
-        end = min(start + size - 1, last)
+        end = planner.end_for(start, last) if source.adaptive else min(last, start + IN_PROCESS_CHUNK - 1)
         try:
-            logs = w3.eth.get_logs({"address": address, "fromBlock": start, "toBlock": end, "topics": [topic]})
-        except Exception:
-            if size == 1:
-                raise
-            size = max(size // 2, 1)
+            batch = source.fetch(start, end, [address])
+        except RangeRefused as refused:
+            if refused.refusal.kind is RefusalKind.HEAD:  # the chain is shorter than asked (a reorg)
+                break
+            planner.refused(refused.refusal, end - start + 1)
             continue
-        events.extend(_decode(logs, address))
+        if source.adaptive:
+            planner.succeeded(end - start + 1, len(batch.logs))
+        events.extend(_decode([raw for raw in batch.logs if raw.topics and raw.topics[0] == topic], address))
         start = end + 1
     return events
 
 
-def _decode(logs: Iterable[Mapping[str, Any]], address: str) -> list[TrailEvent]:
+def _decode(logs: Iterable[RawLog], address: str) -> list[TrailEvent]:
     out = []
-    for log in logs:
-        for event in decode_consent_logs([log], address):
+    for raw in logs:
+        for event in decode_consent_logs([raw.as_web3_log()], address):
             a = event.args
             out.append(
                 TrailEvent(
@@ -144,7 +148,7 @@ def _decode(logs: Iterable[Mapping[str, Any]], address: str) -> list[TrailEvent]
                     int(a["basis"]),
                     a["recorder"],
                     event.block_number,
-                    _hex(log["transactionHash"]),
+                    _hex(raw.tx_hash),
                     event.log_index,
                 )
             )

@@ -202,9 +202,10 @@ def _sop_uid(data: bytes) -> str:
         uid = str(ds.SOPInstanceUID)
     except (InvalidDicomError, AttributeError, ValueError, EOFError) as exc:
         raise UpstreamError(502, f"received an instance that is not readable DICOM: {exc}") from None
-    if not uid or "/" in uid or not all(p.isdigit() for p in uid.split(".")):
-        raise UpstreamError(502, f"received an instance with an invalid SOPInstanceUID {uid!r}")
-    return uid
+    try:
+        return validation.dicom_uid(uid, "SOPInstanceUID")  # it names a file: nothing else gets through
+    except ValidationError:
+        raise UpstreamError(502, f"received an instance with an invalid SOPInstanceUID {uid!r}") from None
 
 
 def _write_atomically(path: Path, data: bytes) -> Path:

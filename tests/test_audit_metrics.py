@@ -1,0 +1,172 @@
+"""CMS-0057-F payer metrics from the index, on a scripted prior-authorization history with known answers;
+and the preauth and credential state rebuilt from the index equals the contracts' views."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_utils import keccak
+from web3 import Web3
+
+from radledger.audit import AuditIndex
+from radledger.audit.metrics import PayerMetrics, metrics_table, payer_metrics, plot_metrics, write_metrics_csv
+from radledger.audit.queries import payer_requests
+from radledger.audit.state import credential_state, preauth_state
+from radledger.deploy import Deployment
+from radledger.models import ClaimStatus
+from tests.preauth_support import MRI_LUMBAR, World, travel_to, world_base_fixture, world_fixture  # noqa: F401
+from tests.test_audit_queries import synced_index
+
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Script:
+    payer: str
+    other_payer: str
+    requests: list[bytes]
+
+
+def decide_after(w3: Web3, requested_at: int, hours: float) -> None:
+    """Travel so that the next transaction is mined exactly `hours` after `requested_at`."""
+    travel_to(w3, requested_at + int(hours * HOUR) - 1)
+
+
+@pytest.fixture(scope="module")
+def script(chain: Web3, world_base: World) -> Iterator[Script]:
+    """Played once per module inside a snapshot (each test's `w3` snapshot nests inside it)."""
+    snapshot = chain.testing.snapshot()
+    try:
+        yield play_script(chain, world_base)
+    finally:
+        chain.testing.revert(snapshot)
+
+
+def play_script(w3: Web3, world: World) -> Script:
+    """Payer A: six standard requests (auto-approved; approved in 10 h; denied in 20 h then approved on appeal;
+    modified in 30 h; denied in 8 days, past the 7-day deadline; cancelled) and three expedited ones (approved
+    in 2 h; approved in 80 h, past 72 h; still pending, flagged missed). Payer B: one standard, approved in 1 h."""
+    payer, site = world.as_payer, world.as_site
+    made: list[bytes] = []
+
+    def pended(**kwargs: object) -> tuple[bytes, int]:
+        rid = world.pended(procedure=MRI_LUMBAR, **kwargs)  # type: ignore[arg-type]
+        made.append(rid)
+        return rid, world.now()
+
+    made.append(world.request())  # 1: gold card, approved at once
+    rid, at = pended()  # 2
+    decide_after(w3, at, 10)
+    payer.approve(rid)
+    rid, at = pended()  # 3
+    decide_after(w3, at, 20)
+    payer.deny(rid, 3)
+    site.appeal(rid, keccak(text="appeal evidence"))
+    payer.approve(rid)
+    rid, at = pended(units=2)  # 4
+    decide_after(w3, at, 30)
+    payer.modify(rid, 1)
+    rid, at = pended()  # 5
+    decide_after(w3, at, 8 * 24)
+    payer.deny(rid, 4)
+    rid, _ = pended()  # 6
+    site.cancel(rid)
+    rid, at = pended(expedited=True)  # 7
+    decide_after(w3, at, 2)
+    payer.approve(rid)
+    rid, at = pended(expedited=True)  # 8
+    decide_after(w3, at, 80)
+    payer.approve(rid)
+    rid, at = pended(expedited=True)  # 9
+    decide_after(w3, at, 73)
+    world.preauth(world.stranger).flag_missed_deadline(rid)
+    other = world.request(world.licensed, payer=world.other_payer.address)  # 10, payer B
+    made.append(other)
+    decide_after(w3, world.now(), 1)
+    world.preauth(world.other_payer).approve(other)
+    return Script(world.payer.address, world.other_payer.address, made)
+
+
+def metric(rows: list[PayerMetrics], payer: str, priority: str) -> PayerMetrics:
+    (found,) = [r for r in rows if r.payer == payer and r.priority == priority]
+    return found
+
+
+def test_payer_metrics_have_the_known_answers(w3: Web3, deployment: Deployment, world: World, script: Script) -> None:
+    index = synced_index(w3, deployment, world)
+    rows = payer_metrics(payer_requests(index), "year")
+    assert [(r.payer, r.period, r.priority) for r in rows] == sorted(
+        [
+            (script.payer, "2030", "expedited"),
+            (script.payer, "2030", "standard"),
+            (script.other_payer, "2030", "standard"),
+        ]
+    )
+    standard = metric(rows, script.payer, "standard")
+    assert (standard.requests, standard.decided, standard.pending, standard.cancelled) == (6, 5, 0, 1)
+    assert (standard.approved_share, standard.denied_share, standard.modified_share) == (0.4, 0.4, 0.2)
+    assert (standard.approved_after_appeal_share, standard.late_share, standard.appealed) == (0.2, 0.2, 1)
+    assert (standard.mean_decision_hours, standard.median_decision_hours) == (50.4, 20.0)  # 0, 10, 20, 30, 192 h
+    expedited = metric(rows, script.payer, "expedited")
+    assert (expedited.requests, expedited.decided, expedited.pending, expedited.deadline_flags) == (3, 2, 1, 1)
+    assert (expedited.approved_share, expedited.denied_share, expedited.late_share) == (1.0, 0.0, 0.5)
+    assert (expedited.mean_decision_hours, expedited.median_decision_hours) == (41.0, 41.0)
+    other = metric(rows, script.other_payer, "standard")
+    assert (other.requests, other.approved_share, other.mean_decision_hours, other.late_share) == (1, 1.0, 1.0, 0.0)
+
+    monthly = payer_metrics(payer_requests(index, script.payer), "month")
+    assert sum(r.requests for r in monthly) == 9
+    assert {r.period for r in monthly} <= {"2030-03", "2030-04"}
+    assert [r.requests for r in payer_metrics(payer_requests(index, script.payer), "all")] == [3, 6]
+
+
+def test_metrics_come_out_as_a_table_csv_and_a_png_chart(
+    w3: Web3, deployment: Deployment, world: World, script: Script, tmp_path: Path
+) -> None:
+    rows = payer_metrics(payer_requests(synced_index(w3, deployment, world)), "year")
+    table = metrics_table(rows)
+    assert "40.0%" in table and "50.4" in table and table.splitlines()[0].split()[:3] == ["payer", "period", "priority"]
+    buffer = io.StringIO()
+    assert write_metrics_csv(rows, buffer) == 3
+    parsed = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    standard = next(r for r in parsed if r["payer"] == script.payer and r["priority"] == "standard")
+    assert (standard["approved_share"], standard["median_decision_hours"], standard["decided_late_share"]) == (
+        "0.4",
+        "20.0",
+        "0.2",
+    )
+    chart = plot_metrics(rows, tmp_path / "metrics.png")
+    data = chart.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_preauth_and_credential_state_rebuilt_from_the_index_equals_the_views(
+    w3: Web3, deployment: Deployment, world: World, script: Script
+) -> None:
+    site, payer = world.as_site, world.as_payer
+    approved = script.requests[1]
+    claim, denied_claim = keccak(text="claim 1"), keccak(text="claim 2")
+    site.submit_claim(approved, claim, 1, 12_500)
+    payer.adjudicate_claim(claim, ClaimStatus.PARTIALLY_PAID, 10_000)
+    site.submit_claim(script.requests[0], denied_claim, 1, 9_900)
+    payer.adjudicate_claim(denied_claim, ClaimStatus.DENIED, reason=2)
+    world.creds.with_sender(world.payer).revoke(world.gold_uid, 5)
+    index: AuditIndex = synced_index(w3, deployment, world)
+
+    requests, claims = preauth_state(index)
+    client = world.preauth()
+    assert set(script.requests) <= set(requests)
+    for request_id, rebuilt in requests.items():
+        assert rebuilt == client.get_request(request_id)
+    assert set(claims) == {claim, denied_claim}
+    for claim_id, rebuilt_claim in claims.items():
+        assert rebuilt_claim == client.get_claim(claim_id)
+    attestations = credential_state(index)
+    assert world.gold_uid in attestations and len(attestations) >= 3
+    for uid, rebuilt_attestation in attestations.items():
+        assert rebuilt_attestation == world.creds.get_attestation(uid)
