@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from eth_utils import keccak
 from web3 import Web3
@@ -53,3 +55,27 @@ def nothing_sent(w3: Web3) -> Iterator[None]:
     before = w3.eth.block_number
     yield
     assert w3.eth.block_number == before, "a transaction was sent"
+
+
+def in_fresh_thread(fn: Callable[[], Any]) -> Any:
+    """Run `fn` in a new thread and return its result, or raise its exception here.
+
+    Why: on CPython 3.11 the interpreter keeps frames in 16 KiB chunks and frees a chunk as soon
+    as it empties. Deep under pytest and Hypothesis, py-evm's opcode loop can sit right at a chunk
+    edge and then maps and unmaps a chunk on nearly every opcode (measured: 2 to 3 times the CPU
+    time of a Hypothesis test, most of it in the kernel). A new thread starts with a shallow stack.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="radledger-test")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result")

@@ -65,8 +65,8 @@ class Story:
     later: int  # after every window closed
 
 
-@pytest.fixture(scope="module")
-def story(chain: Web3, deployment: Deployment, actors: Actors, world_base: World) -> Iterator[Story]:
+@pytest.fixture(scope="module", name="story")
+def story_fixture(chain: Web3, deployment: Deployment, actors: Actors, world_base: World) -> Iterator[Story]:
     """Told once per module inside a snapshot (each test's own `w3` snapshot nests inside it). It asks for the
     preauth world first so that the world is deployed outside this snapshot and outlives the module."""
     snapshot = chain.testing.snapshot()
@@ -76,8 +76,8 @@ def story(chain: Web3, deployment: Deployment, actors: Actors, world_base: World
         chain.testing.revert(snapshot)
 
 
-@pytest.fixture(scope="module")
-def story_index(chain: Web3, deployment: Deployment, story: Story) -> AuditIndex:
+@pytest.fixture(scope="module", name="story_index")
+def story_index_fixture(chain: Web3, deployment: Deployment, story: Story) -> AuditIndex:
     return synced_index(chain, deployment)
 
 

@@ -31,7 +31,7 @@ from radledger.models import FOREVER, AccessBasis, Purpose, Scope
 from radledger.signers import UnlockedAccount
 from radledger.transactions import Transactor
 from tests.conftest import ARTIFACTS, Actors
-from tests.support import nothing_sent
+from tests.support import in_fresh_thread, nothing_sent
 
 BREAK_GLASS_SECONDS = 60  # the shortest window the contract allows, so small time steps reach its end
 RECORDS = [keccak(text=f"stateful test record {i}") for i in (1, 2)]
@@ -308,4 +308,4 @@ def test_consent_registry_follows_the_model(w3: Web3, deployment: Deployment, ac
         role=governance.role("BREAK_GLASS_ROLE"),
         multicall=w3.eth.contract(address=multicall, abi=list(load_artifact("StaticMulticallMock", ARTIFACTS).abi)),
     )
-    run_state_machine_as_test(ConsentMachine)
+    in_fresh_thread(lambda: run_state_machine_as_test(ConsentMachine))

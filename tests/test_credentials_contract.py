@@ -656,6 +656,11 @@ def test_revoke_by_signature_of_the_issuer_or_a_disciplinary_key(
     assert revocation.reason_code == RevocationReason.ISSUED_IN_ERROR  # type: ignore[union-attr]
     with pytest.raises(errors.AlreadyRevoked):
         creds.relay(signed)  # a replay finds the credential already revoked
+    other = creds.relay(signed_attest(creds, cred_env, subject=cred_env.other_reader))
+    assert isinstance(other, Attestation)
+    disciplinary_key = cred_env.disciplinary.signer
+    by_board = creds.relay(creds.sign_revoke(disciplinary_key, other.uid, RevocationReason.DISCIPLINARY_ACTION))
+    assert by_board.revoker == cred_env.disciplinary.address  # type: ignore[union-attr]
 
 
 def test_revoke_signature_expired_or_tampered(w3: Web3, creds: CredentialRegistryClient, cred_env: CredEnv) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,14 +11,17 @@ from web3 import Web3
 
 from radledger import errors
 from radledger.chain import in_process_chain
-from radledger.deploy import CONTRACTS, deploy, deploy_core, plan_deployment
-from radledger.deploy_plan import FUTURE_SECTIONS
+from radledger.deploy import deploy, deploy_core, plan_deployment
 from radledger.errors import ConfigurationError
-from radledger.manifest import Manifest, load_manifest, manifest_path, save_manifest
+from radledger.manifest import Manifest, load_manifest, manifest_path, save_manifest, standard_input_dir
 from radledger.setup_config import parse_setup
 from radledger.signers import UnlockedAccount
 from radledger.transactions import Transactor
 from radledger.verify_deployment import verify_deployment
+
+
+def account(w3: Web3, index: int) -> Transactor:
+    return Transactor(w3, UnlockedAccount(w3.eth.accounts[index]), poll_latency=0.005)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +30,16 @@ def fresh_chain() -> Web3:
     return in_process_chain()
 
 
+@pytest.fixture(scope="module")
+def recorded(fresh_chain: Web3, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One recorded deployment by account 0, made once: the chain of every test starts with it."""
+    path = manifest_path(tmp_path_factory.mktemp("recorded"), fresh_chain.eth.chain_id)
+    deploy(account(fresh_chain, 0), manifest_path=path)
+    return path
+
+
 @pytest.fixture
-def chain(fresh_chain: Web3) -> Iterator[Web3]:
+def chain(fresh_chain: Web3, recorded: Path) -> Iterator[Web3]:
     snapshot = fresh_chain.testing.snapshot()
     try:
         yield fresh_chain
@@ -35,13 +47,18 @@ def chain(fresh_chain: Web3) -> Iterator[Web3]:
         fresh_chain.testing.revert(snapshot)
 
 
-def account(w3: Web3, index: int) -> Transactor:
-    return Transactor(w3, UnlockedAccount(w3.eth.accounts[index]), poll_latency=0.005)
+@pytest.fixture
+def path(tmp_path: Path, chain: Web3) -> Path:
+    """Where this test's manifest goes (nothing there yet: a new deployment)."""
+    return manifest_path(tmp_path, chain.eth.chain_id)
 
 
 @pytest.fixture
-def path(tmp_path: Path, chain: Web3) -> Path:
-    return manifest_path(tmp_path, chain.eth.chain_id)
+def deployed(path: Path, recorded: Path) -> Path:
+    """`path` holding a copy of the module's recorded deployment (account 0 deployed it)."""
+    shutil.copy(recorded, path)
+    shutil.copytree(standard_input_dir(recorded), standard_input_dir(path))
+    return path
 
 
 def roles(manifest: Manifest) -> set[tuple[str, str, str]]:
@@ -67,22 +84,39 @@ def test_a_recorded_deployment_lists_contracts_steps_and_roles(chain: Web3, path
         "deploy:RecordRegistry",
         "roles:grant:RecordRegistry:CUSTODIAN_REGISTRAR_ROLE:admin",
         "deploy:ConsentRegistry",
+        "deploy:CredentialRegistry",
+        "roles:grant:CredentialRegistry:SCHEMA_REGISTRAR_ROLE:admin",
+        "roles:grant:CredentialRegistry:ISSUER_AUTHORIZER_ROLE:admin",
+        "deploy:PreauthRegistry",
+        "roles:grant:PreauthRegistry:PAYER_REGISTRAR_ROLE:admin",
     ]
     assert [s.id for s in manifest.steps] == result.sent
     assert manifest.status == "complete" and manifest.deployer == deployer.address
     assert manifest.options == {"breakGlassSeconds": 86400, "admin": deployer.address, "handoffTo": None}
-    records = manifest.contracts["RecordRegistry"]
-    assert manifest.contracts["ConsentRegistry"].constructor_args == [deployer.address, records.address, 86400]
+    addresses = manifest.addresses
+    assert manifest.contracts["ConsentRegistry"].constructor_args == [
+        deployer.address,
+        addresses["RecordRegistry"],
+        86400,
+    ]
+    assert manifest.contracts["PreauthRegistry"].constructor_args == [deployer.address, addresses["CredentialRegistry"]]
     assert roles(manifest) == {
         ("RecordRegistry", "DEFAULT_ADMIN_ROLE", deployer.address),
         ("RecordRegistry", "CUSTODIAN_REGISTRAR_ROLE", deployer.address),
         ("ConsentRegistry", "DEFAULT_ADMIN_ROLE", deployer.address),
+        ("CredentialRegistry", "DEFAULT_ADMIN_ROLE", deployer.address),
+        ("CredentialRegistry", "SCHEMA_REGISTRAR_ROLE", deployer.address),
+        ("CredentialRegistry", "ISSUER_AUTHORIZER_ROLE", deployer.address),
+        ("PreauthRegistry", "DEFAULT_ADMIN_ROLE", deployer.address),
+        ("PreauthRegistry", "PAYER_REGISTRAR_ROLE", deployer.address),
     }
     assert verify_deployment(chain, manifest).ok
 
 
-def test_a_rerun_against_a_matching_deployment_sends_nothing_and_leaves_the_manifest(chain: Web3, path: Path) -> None:
-    deploy(account(chain, 0), manifest_path=path)
+def test_a_rerun_against_a_matching_deployment_sends_nothing_and_leaves_the_manifest(
+    chain: Web3, deployed: Path
+) -> None:
+    path = deployed
     before, block = path.read_bytes(), chain.eth.block_number
     again = deploy(account(chain, 0), manifest_path=path)
     assert again.up_to_date and again.sent == [] and again.found == []
@@ -91,10 +125,10 @@ def test_a_rerun_against_a_matching_deployment_sends_nothing_and_leaves_the_mani
 
 
 def test_setup_registers_custodians_and_emergency_accounts_and_skips_what_the_chain_already_shows(
-    chain: Web3, path: Path
+    chain: Web3, deployed: Path
 ) -> None:
+    path = deployed
     deployer, site, other, emergency = (account(chain, i) for i in (0, 1, 2, 5))
-    deploy(deployer, manifest_path=path)
     clients = load_manifest(path).clients(chain, deployer)
     clients.records.register_custodian(site.address, "https://gateway.site-a.example/dicomweb")  # done by hand
     setup = parse_setup(
@@ -118,19 +152,57 @@ def test_setup_registers_custodians_and_emergency_accounts_and_skips_what_the_ch
     assert deploy(deployer, manifest_path=path, setup=setup).up_to_date
 
 
+def test_setup_registers_schemas_authorizes_issuers_by_schema_name_and_registers_payers(
+    chain: Web3, deployed: Path
+) -> None:
+    path = deployed
+    deployer, board, payer = account(chain, 0), account(chain, 2), account(chain, 3)
+    setup = parse_setup(
+        {
+            "schemas": [
+                {
+                    "name": "radledger test: state medical license",
+                    "revocable": True,
+                    "max_validity_seconds": 86400 * 730,
+                }
+            ],
+            "issuers": [{"account": board.address, "schema": "radledger test: state medical license"}],
+            "payers": [{"account": payer.address, "label": "a synthetic health plan"}],
+        }
+    )
+    result = deploy(deployer, manifest_path=path, setup=setup)
+    assert result.sent[-3:] == [
+        "setup:CredentialRegistry:registerSchema:radledger test: state medical license",
+        f"setup:CredentialRegistry:authorizeIssuer:radledger test: state medical license:{board.address}",
+        f"setup:PreauthRegistry:registerPayer:{payer.address}",
+    ]
+    clients = load_manifest(path).clients(chain)
+    schema = clients.credentials.schema_id_of("radledger test: state medical license")
+    assert schema is not None and clients.credentials.is_authorized_issuer(schema, board.address)
+    assert clients.preauth.is_payer(payer.address)
+    assert deploy(deployer, manifest_path=path, setup=setup).up_to_date
+
+
+def test_an_issuer_of_an_unknown_schema_is_refused_by_name(chain: Web3, deployed: Path) -> None:
+    path = deployed
+    setup = parse_setup({"issuers": [{"account": account(chain, 2).address, "schema": "no such schema"}]})
+    with pytest.raises(ConfigurationError, match="no credential schema named 'no such schema'"):
+        deploy(account(chain, 0), manifest_path=path, setup=setup)
+
+
 def test_handoff_leaves_the_new_admin_as_the_only_role_holder(chain: Web3, path: Path) -> None:
     deployer, multisig = account(chain, 0), account(chain, 6)
     deploy(deployer, manifest_path=path, handoff_to=multisig.address)
     manifest = load_manifest(path)
-    assert roles(manifest) == {
-        ("RecordRegistry", "DEFAULT_ADMIN_ROLE", multisig.address),
-        ("ConsentRegistry", "DEFAULT_ADMIN_ROLE", multisig.address),
-    }
+    contracts = ("RecordRegistry", "ConsentRegistry", "CredentialRegistry", "PreauthRegistry")
+    assert roles(manifest) == {(name, "DEFAULT_ADMIN_ROLE", multisig.address) for name in contracts}
     clients = manifest.clients(chain)
-    for contract in (clients.records, clients.consent):
-        assert contract.has_role("DEFAULT_ADMIN_ROLE", multisig.address)
-        assert not contract.has_role("DEFAULT_ADMIN_ROLE", deployer.address)
+    for name in contracts:
+        assert clients[name].has_role("DEFAULT_ADMIN_ROLE", multisig.address)
+        assert not clients[name].has_role("DEFAULT_ADMIN_ROLE", deployer.address)
     assert not clients.records.has_role("CUSTODIAN_REGISTRAR_ROLE", deployer.address)
+    assert not clients.credentials.has_role("ISSUER_AUTHORIZER_ROLE", deployer.address)
+    assert not clients.preauth.has_role("PAYER_REGISTRAR_ROLE", deployer.address)
     assert manifest.options["handoffTo"] == multisig.address
     assert verify_deployment(chain, manifest).ok
 
@@ -147,9 +219,9 @@ def test_the_deployer_never_renounces_admin_while_the_new_admin_lacks_it(chain: 
     assert load_manifest(path).clients(chain).records.has_role("DEFAULT_ADMIN_ROLE", deployer.address)
 
 
-def test_a_manifest_of_other_artifacts_or_options_is_refused_unless_fresh(chain: Web3, path: Path) -> None:
+def test_a_manifest_of_other_artifacts_or_options_is_refused_unless_fresh(chain: Web3, deployed: Path) -> None:
+    path = deployed
     deployer = account(chain, 0)
-    deploy(deployer, manifest_path=path)
     with pytest.raises(ConfigurationError, match="break-glass 86400 s, not 3600 s"):
         deploy(deployer, manifest_path=path, break_glass_seconds=3600)
     manifest = load_manifest(path)
@@ -162,8 +234,8 @@ def test_a_manifest_of_other_artifacts_or_options_is_refused_unless_fresh(chain:
     assert load_manifest(path).addresses != manifest.addresses
 
 
-def test_a_manifest_whose_contracts_are_not_on_this_chain_is_refused(chain: Web3, path: Path) -> None:
-    deploy(account(chain, 0), manifest_path=path)
+def test_a_manifest_whose_contracts_are_not_on_this_chain_is_refused(chain: Web3, deployed: Path) -> None:
+    path = deployed
     other = in_process_chain()  # the same chain id, none of the code
     with pytest.raises(ConfigurationError, match="has no code there"):
         deploy(account(other, 0), manifest_path=path)
@@ -178,9 +250,9 @@ def test_dry_run_sends_nothing_and_measures_what_the_run_then_uses(chain: Web3, 
         }
     )
     block = chain.eth.block_number
-    report = plan_deployment(deployer, manifest_path=path, setup=setup, handoff_to=account(chain, 6).address)
+    report = plan_deployment(deployer, manifest_path=path, setup=setup)
     assert chain.eth.block_number == block and not path.exists()
-    result = deploy(deployer, manifest_path=path, setup=setup, handoff_to=account(chain, 6).address)
+    result = deploy(deployer, manifest_path=path, setup=setup)
     assert [t.step for t in report.transactions] == result.sent
     used = {s.id: s.gas_used for s in load_manifest(path).steps}
     for planned in report.transactions:
@@ -190,8 +262,8 @@ def test_dry_run_sends_nothing_and_measures_what_the_run_then_uses(chain: Web3, 
     assert plan_deployment(deployer, manifest_path=path, setup=setup).transactions == []
 
 
-def test_a_dry_run_of_a_partial_deployment_lists_only_the_missing_steps(chain: Web3, path: Path) -> None:
-    deploy(account(chain, 0), manifest_path=path)
+def test_a_dry_run_of_a_partial_deployment_lists_only_the_missing_steps(chain: Web3, deployed: Path) -> None:
+    path = deployed
     setup = parse_setup({"emergency_accounts": [{"account": account(chain, 5).address}]})
     report = plan_deployment(account(chain, 0), manifest_path=path, setup=setup)
     assert [t.step for t in report.transactions] == [
@@ -210,19 +282,9 @@ def test_setup_sections_no_contract_handles_are_refused_before_anything_is_sent(
     assert chain.eth.block_number == block
 
 
-@pytest.mark.parametrize(
-    "section", [s for s in FUTURE_SECTIONS if not any(s in spec.setup for spec in CONTRACTS)] or ["none-left"]
-)
-def test_a_section_of_a_contract_not_yet_deployed_names_that_contract(chain: Web3, path: Path, section: str) -> None:
-    if section == "none-left":
-        pytest.skip("every contract with a setup section is part of the deployment")
-    with pytest.raises(ConfigurationError, match=f"needs {FUTURE_SECTIONS[section]}"):
-        deploy(account(chain, 0), manifest_path=path, setup=parse_setup({section: [{"account": "0x" + "11" * 20}]}))
-
-
-def test_a_reverting_step_raises_the_decoded_error_and_records_nothing(chain: Web3, path: Path) -> None:
+def test_a_reverting_step_raises_the_decoded_error_and_records_nothing(chain: Web3, deployed: Path) -> None:
+    path = deployed
     deployer, emergency = account(chain, 0), account(chain, 5)
-    deploy(deployer, manifest_path=path)
     # The deployer gives up ConsentRegistry's admin role outside the deployment ...
     load_manifest(path).clients(chain, deployer).consent.revoke_role("DEFAULT_ADMIN_ROLE", deployer.address)
     recorded = path.read_bytes()

@@ -90,7 +90,8 @@ def test_cli_dry_run_on_the_in_process_network_prints_each_transaction(capsys: p
     out = capsys.readouterr().out
     assert "nothing is sent" in out
     assert "deploy RecordRegistry(deployer)" in out and "deploy ConsentRegistry(deployer, RecordRegistry, 86400)" in out
-    assert "total: 3 transaction(s)" in out
+    assert "deploy PreauthRegistry(deployer, CredentialRegistry)" in out
+    assert "total: 8 transaction(s)" in out
 
 
 def test_cli_deploy_to_the_in_process_network_writes_no_manifest(
@@ -99,7 +100,7 @@ def test_cli_deploy_to_the_in_process_network_writes_no_manifest(
     args = ["deploy", "--network", "in-process", "--deployments-dir", str(tmp_path), "--json", "--break-glass", "2h"]
     assert main([*args, "--networks", str(ROOT / "networks.toml")]) == 0
     manifest = json.loads(capsys.readouterr().out)
-    assert set(manifest["contracts"]) == {"RecordRegistry", "ConsentRegistry"}
+    assert set(manifest["contracts"]) == {"RecordRegistry", "ConsentRegistry", "CredentialRegistry", "PreauthRegistry"}
     assert manifest["options"]["breakGlassSeconds"] == 7200
     assert list(tmp_path.iterdir()) == []
 

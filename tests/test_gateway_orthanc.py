@@ -14,6 +14,7 @@ import io
 import json
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,6 @@ import httpx
 import pydicom
 import pytest
 import uvicorn
-from starlette.testclient import TestClient
 from web3 import Web3
 
 from radledger.chain import tester_private_keys as account_keys
@@ -37,7 +37,7 @@ from radledger.gateway.app import create_app
 from radledger.gateway.config import GatewaySettings
 from radledger.gateway.consent_check import ConsentChecker
 from radledger.gateway.context import GatewayContext
-from radledger.gateway.errors import AccessRefused, StudyChanged
+from radledger.gateway.errors import AccessRefused, RecordMismatch, StudyChanged
 from radledger.gateway.ingest import IngestResult, load_patient_map, poll_stable_studies
 from radledger.gateway.multipart import boundary_of, iter_parts
 from radledger.gateway.orthanc import LocalOrthanc, find_orthanc, free_port, missing_reason
@@ -50,6 +50,10 @@ from radledger.gateway.upstream import DICOM_AS_STORED, Upstream, UpstreamSettin
 from radledger.models import AccessBasis, Purpose, Scope
 from radledger.signers import KeySigner
 from tests.conftest import SITE_URL, Actors
+
+with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 for its TestClient; httpx works the same here
+    warnings.simplefilter("ignore", UserWarning)
+    from starlette.testclient import TestClient
 from tests.support import SITE_SALT
 
 PUBLIC_ORIGIN = "https://gateway.site-a.example"
@@ -467,6 +471,29 @@ def test_a_series_added_later_is_an_amendment_not_tampering(site: Site) -> None:
     response = site.get(f"/studies/{uid}", Accept=DICOM_AS_STORED)
     assert response.status_code == 200 and len(multipart_parts(response)) == 4
     assert site.register(uid).action == "unchanged"
+
+
+def test_a_lost_local_map_is_rebuilt_from_the_chain_for_the_same_patient_only(site: Site, tmp_path: Path) -> None:
+    uid = site.new_study()
+    registered = site.ctx.store.study(uid)
+    assert registered is not None
+    restored = GatewayContext(
+        settings_for(site.orthanc, tmp_path / "restored"), site.w3, site.deployment, site.actors.site, SITE_SALT
+    )
+
+    async def register(patient: str | None) -> IngestResult:
+        async with Upstream.open(restored.settings.upstream) as upstream:
+            return await restored.ingestor(upstream).register_study(uid, patient)
+
+    with pytest.raises(RecordMismatch) as exc:
+        anyio.run(register, site.grantee.address)
+    assert (exc.value.field, exc.value.on_chain, exc.value.expected) == ("patient", site.patient, site.grantee.address)
+    adopted = anyio.run(register, None)
+    assert (adopted.action, adopted.record_id, adopted.patient, adopted.version) == (
+        "adopted", registered.record_id, site.patient, 1,
+    )  # fmt: skip
+    assert restored.store.instances(uid) == site.ctx.store.instances(uid)
+    restored.close()
 
 
 def test_verification_can_be_turned_off(site: Site, tmp_path: Path) -> None:

@@ -678,7 +678,12 @@ def test_adjudication_must_be_consistent_with_the_amount(world: World) -> None:
     with pytest.raises(errors.ClaimNotFound):
         world.as_site.get_claim(claim(9))
     world.as_site.submit_claim(rid, claim(2), 1, 2_000)
-    world.as_payer.adjudicate_claim(claim(2), ClaimStatus.PAID)  # paid defaults to the amount claimed
+    for status in (ClaimStatus.SUBMITTED, 9):
+        with nothing_sent(world.w3), pytest.raises(ValidationError):
+            world.as_payer.adjudicate_claim(claim(2), status)
+    with nothing_sent(world.w3), pytest.raises(ValidationError):
+        world.as_payer.adjudicate_claim(claim(2), ClaimStatus.PARTIALLY_PAID)  # how much?
+    world.as_payer.adjudicate_claim(claim(2), int(ClaimStatus.PAID))  # type: ignore[arg-type] # paid: the amount
     assert world.as_site.get_claim(claim(2)).paid_amount == 2_000
     assert world.as_site.get_request(rid).used_units == 2  # paid claims keep their units
 

@@ -7,7 +7,7 @@ the setup-file sections it handles. A later contract joins by appending a spec (
 address field to :class:`Deployment`); deploying, resuming, dry runs, manifests,
 verify-deployment and :meth:`Deployment.clients` follow from the list.
 
-- :func:`deploy_core`: deploy everything in one call, nothing written (tests, the demo).
+- :func:`deploy_core`: deploy the consent contracts in one call, nothing written (tests, the demo).
 - :func:`deploy`: a recorded deployment: `deployments/<chainId>.json`, resumable,
   idempotent, with setup and admin hand-over (what `radledger deploy` and
   `scripts/deploy.py` run).
@@ -27,6 +27,7 @@ from radledger import errors, validation
 from radledger.artifacts import load_artifact
 from radledger.consent import ConsentRegistryClient
 from radledger.contract import ContractClient
+from radledger.credentials import NO_MAXIMUM, CredentialRegistryClient
 from radledger.deploy_plan import (
     DEFAULT_BREAK_GLASS_SECONDS,
     CallStep,
@@ -40,12 +41,14 @@ from radledger.deploy_plan import (
 )
 from radledger.deployer import DeployResult, DryRunReport, Log, StepHook, dry_run, run_deployment
 from radledger.errors import ConfigurationError
+from radledger.preauth import PreauthRegistryClient
 from radledger.records import RecordRegistryClient
 from radledger.setup_config import SetupConfig, entry_address, entry_text
 from radledger.transactions import Transactor
 
 __all__ = [
     "CONTRACTS",
+    "CORE_CONTRACTS",
     "DEFAULT_BREAK_GLASS_SECONDS",
     "Clients",
     "DeployOptions",
@@ -96,6 +99,79 @@ def _emergency_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
     return steps
 
 
+def _schema_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
+    steps: list[Step] = []
+    for i, entry in enumerate(entries):
+        what = f"{source}: schemas[{i}]"
+        unknown = set(entry) - {"name", "revocable", "max_validity_seconds", "label"}
+        if unknown:
+            raise ConfigurationError(f"{what}: unknown key(s) {', '.join(sorted(unknown))}")
+        name = entry_text(entry, "name", what)
+        revocable = entry.get("revocable", True)
+        max_validity = entry.get("max_validity_seconds", NO_MAXIMUM)
+        if not isinstance(revocable, bool):
+            raise ConfigurationError(f"{what}.revocable: expected true or false")
+        if not isinstance(max_validity, int) or not 0 < max_validity <= NO_MAXIMUM:
+            raise ConfigurationError(f"{what}.max_validity_seconds: expected seconds between 1 and {NO_MAXIMUM}")
+        steps.append(
+            CallStep("CredentialRegistry", "registerSchema", (name, revocable, max_validity), _schema_known(name), name)
+        )
+    return steps
+
+
+def _schema_known(name: str) -> Callable[[ContractClient], bool]:
+    def known(client: ContractClient) -> bool:
+        assert isinstance(client, CredentialRegistryClient)
+        return client.schema_id_of(name) is not None
+
+    return known
+
+
+def _issuer_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
+    """Issuers authorized per schema, the schema named (its id is read when the step runs)."""
+    steps: list[Step] = []
+    for i, entry in enumerate(entries):
+        what = f"{source}: issuers[{i}]"
+        issuer = entry_address(entry, "account", what, optional={"schema"})
+        schema = entry_text(entry, "schema", what)
+
+        def args(client: ContractClient, schema: str = schema, issuer: ChecksumAddress = issuer) -> tuple[Any, ...]:
+            return (_schema_id(client, schema), issuer)
+
+        def done(client: ContractClient, schema: str = schema, issuer: ChecksumAddress = issuer) -> bool:
+            assert isinstance(client, CredentialRegistryClient)
+            found = client.schema_id_of(schema)
+            return found is not None and client.is_authorized_issuer(found, issuer)
+
+        steps.append(
+            CallStep(
+                "CredentialRegistry", "authorizeIssuer", args, done, f"{schema}:{issuer}", shown=f"{schema!r}, {issuer}"
+            )
+        )
+    return steps
+
+
+def _schema_id(client: ContractClient, name: str) -> int:
+    assert isinstance(client, CredentialRegistryClient)
+    found = client.schema_id_of(name)
+    if found is None:
+        raise ConfigurationError(f"no credential schema named {name!r}: add it to [[schemas]] of the setup file")
+    return found
+
+
+def _payer_steps(entries: list[dict[str, Any]], source: str) -> list[Step]:
+    steps: list[Step] = []
+    for i, entry in enumerate(entries):
+        payer = entry_address(entry, "account", f"{source}: payers[{i}]")
+
+        def registered(client: ContractClient, payer: ChecksumAddress = payer) -> bool:
+            assert isinstance(client, PreauthRegistryClient)
+            return client.is_payer(payer)
+
+        steps.append(CallStep("PreauthRegistry", "registerPayer", (payer,), registered, payer))
+    return steps
+
+
 # ----------------------------------------------------------------------------- specs
 
 
@@ -114,6 +190,11 @@ def _consent_checks(client: ContractClient, ctx: DeployContext) -> list[tuple[st
         ),
         ("breakGlassDuration()", ctx.options.break_glass_seconds, int(functions.breakGlassDuration().call())),
     ]
+
+
+def _preauth_checks(client: ContractClient, ctx: DeployContext) -> list[tuple[str, Any, Any]]:
+    found = Web3.to_checksum_address(client.contract.functions.credentialRegistry().call())
+    return [("credentialRegistry()", ctx.address("CredentialRegistry"), found)]
 
 
 CONTRACTS: tuple[ContractSpec, ...] = (
@@ -135,8 +216,33 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         setup={"emergency_accounts": _emergency_steps},
         checks=_consent_checks,
     ),
+    ContractSpec(
+        name="CredentialRegistry",
+        address_field="credential_registry",
+        client_attr="credentials",
+        client=CredentialRegistryClient,
+        constructor_args=lambda ctx: (ctx.admin,),
+        roles=(
+            RoleGrant("SCHEMA_REGISTRAR_ROLE", "admin", _admin_if_deployer),
+            RoleGrant("ISSUER_AUTHORIZER_ROLE", "admin", _admin_if_deployer),
+        ),
+        setup={"schemas": _schema_steps, "issuers": _issuer_steps},
+    ),
+    ContractSpec(
+        name="PreauthRegistry",
+        address_field="preauth_registry",
+        client_attr="preauth",
+        client=PreauthRegistryClient,
+        constructor_args=lambda ctx: (ctx.admin, ctx.address("CredentialRegistry")),
+        roles=(RoleGrant("PAYER_REGISTRAR_ROLE", "admin", _admin_if_deployer),),
+        setup={"payers": _payer_steps},
+        checks=_preauth_checks,
+    ),
 )
 """The contracts of a radledger deployment, in deployment order."""
+
+CORE_CONTRACTS: tuple[ContractSpec, ...] = CONTRACTS[:2]
+"""RecordRegistry and ConsentRegistry: what :func:`deploy_core` deploys (the consent story)."""
 
 
 # ------------------------------------------------------------------------ deployment
@@ -149,12 +255,26 @@ class Deployment:
     chain_id: int
     record_registry: ChecksumAddress
     consent_registry: ChecksumAddress
+    credential_registry: ChecksumAddress | None = None
+    preauth_registry: ChecksumAddress | None = None
 
     def records(self, w3: Web3, transactor: Transactor | None = None) -> RecordRegistryClient:
         return RecordRegistryClient(w3, self.record_registry, transactor)
 
     def consent(self, w3: Web3, transactor: Transactor | None = None) -> ConsentRegistryClient:
         return ConsentRegistryClient(w3, self.consent_registry, transactor)
+
+    def credentials(self, w3: Web3, transactor: Transactor | None = None) -> CredentialRegistryClient:
+        return CredentialRegistryClient(w3, self._require("credential_registry", "CredentialRegistry"), transactor)
+
+    def preauth(self, w3: Web3, transactor: Transactor | None = None) -> PreauthRegistryClient:
+        return PreauthRegistryClient(w3, self._require("preauth_registry", "PreauthRegistry"), transactor)
+
+    def _require(self, attr: str, name: str) -> ChecksumAddress:
+        address: ChecksumAddress | None = getattr(self, attr)
+        if address is None:
+            raise ConfigurationError(f"this deployment has no {name} (deploy_core deploys the consent contracts only)")
+        return address
 
     @classmethod
     def from_addresses(
@@ -211,6 +331,18 @@ class Clients:
         assert isinstance(client, ConsentRegistryClient)
         return client
 
+    @property
+    def credentials(self) -> CredentialRegistryClient:
+        client = self["CredentialRegistry"]
+        assert isinstance(client, CredentialRegistryClient)
+        return client
+
+    @property
+    def preauth(self) -> PreauthRegistryClient:
+        client = self["PreauthRegistry"]
+        assert isinstance(client, PreauthRegistryClient)
+        return client
+
     def __getattr__(self, attr: str) -> ContractClient:
         attrs = self.__dict__.get("_attrs", {})
         if attr in attrs:
@@ -249,7 +381,8 @@ def deploy_core(
     break_glass_seconds: int = DEFAULT_BREAK_GLASS_SECONDS,
     artifacts_dir: Path | None = None,
 ) -> Deployment:
-    """Deploy every contract with `admin` (default: the deployer) as admin; nothing is written.
+    """Deploy RecordRegistry and ConsentRegistry with `admin` (default: the deployer) as admin;
+    nothing is written.
 
     When the deployer is the admin it also takes the custodian-registrar role, so a fresh
     in-process deployment can register sites straight away.
@@ -258,7 +391,7 @@ def deploy_core(
         break_glass_seconds=break_glass_seconds,
         admin=validation.nonzero_address(admin, "admin") if admin else None,
     )
-    result = run_deployment(transactor, CONTRACTS, options, artifacts_dir=artifacts_dir)
+    result = run_deployment(transactor, CORE_CONTRACTS, options, artifacts_dir=artifacts_dir)
     return result.manifest.deployment()
 
 

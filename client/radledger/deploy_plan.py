@@ -317,6 +317,7 @@ class CallStep(Step):
 
 # ------------------------------------------------------------------------------------ plan
 
+
 def fixed(address: str) -> Callable[[StepEnv], ChecksumAddress]:
     checked = validation.nonzero_address(address)
     return lambda env: checked

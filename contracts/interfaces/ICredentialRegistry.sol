@@ -173,8 +173,8 @@ interface ICredentialRegistry {
     /// Reads one storage slot for the latest attestation of its subject and schema, two otherwise.
     function isValid(bytes32 uid) external view returns (bool);
 
-    /// @notice Whether attestation `uid` existed and was valid at `timestamp`, as known now
-    /// (a revocation ends validity at the revocation's block time).
+    /// @notice Whether attestation `uid`'s window covers `timestamp` and it had not been revoked by then, as
+    /// known now (a revocation ends validity at its block time; a backdated `validFrom` counts as given).
     function isValidAt(bytes32 uid, uint40 timestamp) external view returns (bool);
 
     /// @notice Whether the latest attestation of `schema` about `subject` is valid now. False for

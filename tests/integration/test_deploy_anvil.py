@@ -19,6 +19,7 @@ from radledger.setup_config import parse_setup
 from radledger.verify_deployment import verify_deployment
 from tests.integration.conftest import CHAIN_ID, ROOT, AnvilNode, dev_key
 
+CONTRACT_NAMES = ("RecordRegistry", "ConsentRegistry", "CredentialRegistry", "PreauthRegistry")
 SITE = dev_key(1).address
 NEW_ADMIN = dev_key(2).address
 EMERGENCY = dev_key(5).address
@@ -59,15 +60,14 @@ def test_script_deploys_sets_up_hands_over_and_records_a_verifiable_manifest(
     manifest = load_manifest(path)
     assert manifest.status == "complete" and manifest.pending is None
     assert manifest.deployer == dev_key(0).address
-    assert set(manifest.contracts) == {"RecordRegistry", "ConsentRegistry"}
+    assert set(manifest.contracts) == set(CONTRACT_NAMES)
     w3 = anvil_env.w3()
     for record in manifest.contracts.values():
         receipt = w3.eth.get_transaction_receipt(record.tx_hash)  # type: ignore[arg-type]
         assert receipt["contractAddress"] == record.address and receipt["blockNumber"] == record.block_number
         assert (path.parent / str(record.standard_input)).is_file()
     assert {(r.contract, r.role, r.account) for r in manifest.roles} == {
-        ("RecordRegistry", "DEFAULT_ADMIN_ROLE", NEW_ADMIN),
-        ("ConsentRegistry", "DEFAULT_ADMIN_ROLE", NEW_ADMIN),
+        *((name, "DEFAULT_ADMIN_ROLE", NEW_ADMIN) for name in CONTRACT_NAMES),
         ("ConsentRegistry", "BREAK_GLASS_ROLE", EMERGENCY),
     }
     clients = manifest.clients(w3)
@@ -104,7 +104,7 @@ def test_dry_run_prints_every_transaction_and_sends_nothing(anvil_env: AnvilNode
     report = json.loads(done.stdout)
     steps = [t["step"] for t in report["transactions"]]
     assert steps[0] == "deploy:RecordRegistry" and "deploy:ConsentRegistry" in steps
-    assert steps[-1] == "handoff:renounce:ConsentRegistry:DEFAULT_ADMIN_ROLE:deployer"
+    assert steps[-1] == "handoff:renounce:PreauthRegistry:DEFAULT_ADMIN_ROLE:deployer"
     assert all(t["gas"] > 21_000 for t in report["transactions"])
     assert report["totalGas"] == sum(t["gas"] for t in report["transactions"])
     assert report["maxCost"] >= report["expectedCost"] > 0

@@ -55,6 +55,11 @@ def test_a_node_that_goes_away_mid_deploy_leaves_a_valid_manifest_and_a_rerun_re
     resumed = deploy(own_anvil.transactor(0), manifest_path=path, network="anvil", setup=SETUP)
     assert resumed.sent == [
         "deploy:ConsentRegistry",
+        "deploy:CredentialRegistry",
+        "roles:grant:CredentialRegistry:SCHEMA_REGISTRAR_ROLE:admin",
+        "roles:grant:CredentialRegistry:ISSUER_AUTHORIZER_ROLE:admin",
+        "deploy:PreauthRegistry",
+        "roles:grant:PreauthRegistry:PAYER_REGISTRAR_ROLE:admin",
         f"setup:RecordRegistry:registerCustodian:{dev_key(1).address}",
         f"setup:grant:ConsentRegistry:BREAK_GLASS_ROLE:{dev_key(5).address}",
     ]

@@ -108,12 +108,13 @@ def _resource_id(prefix: str, row: EventRow) -> str:
 def consent_resources(
     index: AuditIndex, patient: str | None = None, version: str = "R5", now: int | None = None
 ) -> list[Any]:
-    """One validated ``Consent`` per grant (of `patient`, or of everyone)."""
+    """One validated ``Consent`` per grant (of `patient`, or of everyone) made by `now` (default: the last
+    synced block), ``active`` if it is still its slot's grant at `now` and not expired."""
     consent_model, _, _ = _models(version)
     chain_id = index.chain_id or 0
     when = now if now is not None else (index.latest_time() or 0)
     where = {"t1": patient} if patient else None
-    rows = index.events(["ConsentGranted", "ConsentRevoked"], contract=CONSENT, where=where)
+    rows = index.events(["ConsentGranted", "ConsentRevoked"], contract=CONSENT, where=where, until=when + 1)
     last: dict[tuple[str, str, bytes], EventRow] = {}
     for row in rows:
         last[(row.args["patient"], row.args["grantee"], row.args["recordId"])] = row

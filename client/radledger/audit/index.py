@@ -5,7 +5,7 @@ Tables:
 - ``events``: one row per log, keyed by (block number, log index): block hash, transaction
   hash and index, address, contract and event names, the first three indexed arguments as text
   (``t1``..``t3``, for lookups), all arguments as JSON (``args``, for people and SQL) and the raw
-  topics and data (what the arguments are decoded from when read back).
+  topics (concatenated) and data as blobs (what the arguments are decoded from when read back).
 - ``blocks``: number, hash and time of every block holding an indexed event and of the last
   block of every synced range: the hashes that reorg detection compares.
 - ``contracts``: each audited address with its name, first block and how far it is synced
@@ -31,7 +31,7 @@ from radledger.audit.decoding import EventDecoder, RawLog, to_json
 from radledger.audit.sources import BlockRef
 from radledger.errors import ConfigurationError, RadledgerError
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,8 +56,8 @@ CREATE TABLE IF NOT EXISTS events (
     t2 TEXT,
     t3 TEXT,
     args TEXT NOT NULL,
-    topics TEXT NOT NULL,
-    data TEXT NOT NULL,
+    topics BLOB NOT NULL,
+    data BLOB NOT NULL,
     PRIMARY KEY (block_number, log_index)
 );
 CREATE INDEX IF NOT EXISTS events_t1 ON events (event, t1);
@@ -217,7 +217,7 @@ class AuditIndex:
                     contract or (decoded.contract if decoded else None), decoded.event if decoded else None,
                     *(decoded.indexed_text if decoded else (None, None, None)),
                     json.dumps(to_json(decoded.args) if decoded else {}, sort_keys=True),
-                    json.dumps(["0x" + t.hex() for t in log.topics]), "0x" + log.data.hex(),
+                    b"".join(log.topics), log.data,
                 )
             )  # fmt: skip
         with self._transaction():
@@ -316,7 +316,7 @@ class AuditIndex:
             out.append(
                 RawLog(
                     int(bn), str(bh), str(th), int(ti), int(li), str(addr),
-                    tuple(bytes.fromhex(t[2:]) for t in json.loads(topics)), bytes.fromhex(str(data)[2:]), int(ts),
+                    _topics(topics), bytes(data), int(ts),
                 )
             )  # fmt: skip
         return out
@@ -325,8 +325,13 @@ class AuditIndex:
         (bn, li, bh, th, ti, ts, addr, contract, event, _t1, _t2, _t3, _args, topics, data) = r
         raw = RawLog(
             int(bn), str(bh), str(th), int(ti), int(li), str(addr),
-            tuple(bytes.fromhex(t[2:]) for t in json.loads(topics)), bytes.fromhex(str(data)[2:]), int(ts),
+            _topics(topics), bytes(data), int(ts),
         )  # fmt: skip
         decoded = self.decoder.decode(raw, contract)
         args = decoded.args if decoded else {}
         return EventRow(int(bn), int(li), str(bh), str(th), int(ti), int(ts), str(addr), contract, event, args)
+
+
+def _topics(blob: bytes) -> tuple[bytes, ...]:
+    raw = bytes(blob)
+    return tuple(raw[i : i + 32] for i in range(0, len(raw), 32))

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eth_utils import to_checksum_address
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 
 from radledger.audit.decoding import RawLog
 from radledger.audit.ranges import RangeRefused, Refusal, RefusalKind, classify_refusal
@@ -162,6 +162,7 @@ class RpcLogSource:
 
     def __init__(self, w3: Web3, retries: int = 5, backoff: float = 0.5, sleep: Callable[[float], None] = time.sleep):
         self.w3 = w3
+        self.provider = _without_retries(w3.provider)
         self.calls = 0
         self.retries = retries
         self.backoff = backoff
@@ -174,7 +175,7 @@ class RpcLogSource:
         for attempt in range(self.retries + 1):
             self.calls += 1
             try:
-                response: Any = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+                response: Any = self.provider.make_request(method, params)  # type: ignore[arg-type]
             except Exception as exc:
                 refusal = _transport_refusal(exc)
                 if refusal is None:
@@ -205,7 +206,7 @@ class RpcLogSource:
         """Headers of `numbers`, in JSON-RPC batches when the provider supports them."""
         found: dict[int, BlockRef] = {}
         wanted = sorted(set(numbers))
-        batch = getattr(self.w3.provider, "make_batch_request", None)
+        batch = getattr(self.provider, "make_batch_request", None)
         for i in range(0, len(wanted), BATCH_SIZE):
             chunk = wanted[i : i + BATCH_SIZE]
             answers: list[Any] | None = None
@@ -250,6 +251,18 @@ class RpcLogSource:
                 )
             blocks.setdefault(log.block_number, BlockRef(log.block_number, log.block_hash, logs[i].timestamp or 0))
         return LogBatch(start, end, logs, blocks)
+
+
+def _without_retries(provider: Any) -> Any:
+    """An HTTP provider of the same endpoint that does not retry on its own: web3 retries HTTP errors five
+    times with back-off, which only delays a 413 (answer too large) that a smaller range cures."""
+    if isinstance(provider, HTTPProvider):
+        return HTTPProvider(
+            provider.endpoint_uri,
+            request_kwargs=dict(provider.get_request_kwargs()),
+            exception_retry_configuration=None,
+        )
+    return provider
 
 
 def _with_timestamp(log: RawLog, timestamp: int) -> RawLog:

@@ -20,6 +20,7 @@ as the custodian, after the answer is sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -115,6 +116,7 @@ class Gateway:
         self._upstream: Upstream | None = None
         self._upstream_cm: Any = None
         self._verified: dict[str, tuple[float, StudyChanged | None]] = {}
+        self._verifying: dict[str, asyncio.Lock] = {}
         self.qido_page = MAX_PAGE
         """Upstream page size when filtering QIDO results."""
 
@@ -143,16 +145,16 @@ class Gateway:
         """Raise StudyChanged when the upstream study no longer has its registered content hash."""
         if not self.settings.verify_content:
             return
-        now = self.clock()
-        cached = self._verified.get(study.study_uid)
-        if cached is None or cached[0] <= now:
-            try:
-                await verify_study(await self.upstream(), self.ctx.store, self.records, study)
-                outcome: StudyChanged | None = None
-            except StudyChanged as exc:
-                outcome = exc
-            self._verified[study.study_uid] = (now + self.settings.verify_cache_seconds, outcome)
-            cached = self._verified[study.study_uid]
+        uid = study.study_uid
+        async with self._verifying.setdefault(uid, asyncio.Lock()):  # one re-read of a study at a time
+            cached = self._verified.get(uid)
+            if cached is None or cached[0] <= self.clock():
+                try:
+                    await verify_study(await self.upstream(), self.ctx.store, self.records, study)
+                    outcome: StudyChanged | None = None
+                except StudyChanged as exc:
+                    outcome = exc
+                cached = self._verified[uid] = (self.clock() + self.settings.verify_cache_seconds, outcome)
         if cached[1] is not None:
             raise cached[1]
 

@@ -1,0 +1,293 @@
+"""The audit index against a real node: anvil behind a JSON-RPC proxy that refuses log queries the way public
+providers do (too many blocks, too many results, HTTP 413, no block times in logs), a reorg made with
+evm_snapshot / evm_revert, and `radledger audit sync` from a deployment manifest."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from radledger.audit import AuditIndex, AuditTarget, sync
+from radledger.audit.ranges import RangePlanner
+from radledger.chain import connect
+from radledger.cli import main
+from radledger.consent import WILDCARD
+from radledger.deploy import Deployment, deploy, deploy_core
+from radledger.manifest import manifest_path
+from radledger.models import Purpose, RecordKind, Scope
+from radledger.signers import UnlockedAccount
+from radledger.transactions import Transactor
+from tests.integration.conftest import CHAIN_ID, AnvilNode, free_port
+
+MAX_BLOCKS = 8
+MAX_LOGS = 6
+
+
+# ------------------------------------------------------------------------------ the proxy
+
+
+@dataclass
+class Limits:
+    """How the proxy refuses: `style` picks the provider whose words (or HTTP status) it uses."""
+
+    style: str = "geth"
+    max_blocks: int = MAX_BLOCKS
+    max_logs: int = MAX_LOGS
+    strip_timestamps: bool = False
+    queries: list[tuple[int, int, str]] = field(default_factory=list)
+    """Every eth_getLogs seen: (from, to, "ok" | "range" | "results")."""
+
+
+def _range_error(limits: Limits) -> tuple[int, dict[str, Any]]:
+    n = limits.max_blocks
+    words = {
+        "geth": (-32000, f"exceed maximum block range: {n}"),
+        "alchemy": (
+            -32600,
+            f"Under the Free tier plan, you can make eth_getLogs requests with up to a {n} block range.",
+        ),
+        "infura": (-32005, f"eth_getLogs is limited to a {n:,} range"),
+        "http": (-32600, "block range is too wide"),
+    }
+    code, message = words[limits.style]
+    return (400 if limits.style == "http" else 200), {"code": code, "message": message}
+
+
+def _results_error(limits: Limits, start: int, logs: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    m = limits.max_logs
+    fits = int(logs[m]["blockNumber"], 16) - 1  # the last block before the (m+1)-th log
+    suggestion = f"[{hex(start)}, {hex(max(start, fits))}]"
+    words = {
+        "geth": (-32005, f"query returned more than {m} results"),
+        "alchemy": (
+            -32602,
+            "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range and no limit "
+            f"on the response size, or you can request any block range with a cap of 10K logs in the response. Based "
+            f"on your parameters, this block range should work: {suggestion}",
+        ),
+        "infura": (-32005, f"query returned more than {m} results. Try with this block range {suggestion}."),
+        "http": (0, ""),
+    }
+    code, message = words[limits.style]
+    return (413 if limits.style == "http" else 200), {"code": code, "message": message}
+
+
+class LimitingProxy:
+    """An HTTP JSON-RPC proxy in front of a node that enforces `limits` on eth_getLogs."""
+
+    def __init__(self, upstream: str, limits: Limits) -> None:
+        self.upstream = upstream
+        self.limits = limits
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                status, answer = proxy.answer(body)
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def forward(self, body: Any) -> Any:
+        request = urllib.request.Request(self.upstream, json.dumps(body).encode(), {"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def answer(self, body: Any) -> tuple[int, Any]:
+        if isinstance(body, list):
+            return 200, [self.answer(item)[1] for item in body]
+        if body.get("method") != "eth_getLogs":
+            return 200, self.forward(body)
+        query = body["params"][0]
+        head = int(self.forward({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []})["result"], 16)
+        start = int(query.get("fromBlock", "0x0"), 16)
+        end = head if query.get("toBlock") in (None, "latest") else int(query["toBlock"], 16)
+        if end - start + 1 > self.limits.max_blocks:
+            self.limits.queries.append((start, end, "range"))
+            status, error = _range_error(self.limits)
+            return status, {"jsonrpc": "2.0", "id": body["id"], "error": error}
+        answer = self.forward(body)
+        logs = answer.get("result") or []
+        if len(logs) > self.limits.max_logs:
+            self.limits.queries.append((start, end, "results"))
+            status, error = _results_error(self.limits, start, logs)
+            return status, {"jsonrpc": "2.0", "id": body["id"], "error": error}
+        if self.limits.strip_timestamps:
+            for log in logs:
+                log.pop("blockTimestamp", None)
+        self.limits.queries.append((start, end, "ok"))
+        return 200, answer
+
+    def __enter__(self) -> LimitingProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[AnvilNode]:
+    """A node of this module only: the reorg test rewinds its chain."""
+    anvil = AnvilNode().start()
+    try:
+        yield anvil
+    finally:
+        anvil.stop()
+
+
+@dataclass
+class Chain:
+    w3: Web3
+    deployment: Deployment
+    accounts: list[str]
+
+    def tx(self, index: int) -> Transactor:
+        return Transactor(self.w3, UnlockedAccount(self.accounts[index]), poll_latency=0.01, timeout=30)
+
+    def history(self, label: str, grants: int = 6) -> None:
+        """A record, `grants` grants by its patient (one block each), an access and a break-glass."""
+        rid = Web3.keccak(text=f"audit anvil record: {label}")
+        patient = self.accounts[3]
+        self.deployment.records(self.w3, self.tx(1)).register(rid, patient, RecordKind.IMAGING_STUDY, rid)
+        as_patient = self.deployment.consent(self.w3, self.tx(3))
+        for i in range(grants):
+            grantee = self.accounts[4 + i % 4]
+            as_patient.grant(patient, grantee, rid if i % 2 else WILDCARD, Scope.IMAGES, Purpose.TREAT)
+        self.deployment.consent(self.w3, self.tx(4)).record_access(self.accounts[4], rid, Scope.IMAGES, Purpose.TREAT)
+        self.deployment.consent(self.w3, self.tx(9)).break_glass(patient, 3)
+
+
+@pytest.fixture(scope="module")
+def story(node: AnvilNode) -> Chain:
+    w3 = connect(node.url, expected_chain_id=CHAIN_ID)
+    accounts = list(w3.eth.accounts)
+    chain = Chain(w3, Deployment(CHAIN_ID, "0x" + "11" * 20, "0x" + "22" * 20), accounts)
+    admin = chain.tx(0)
+    deployment = deploy_core(admin)
+    deployment.records(w3, admin).register_custodian(accounts[1], "https://gateway.site.example/dicomweb")
+    deployment.consent(w3, admin).grant_role("BREAK_GLASS_ROLE", accounts[9])
+    chain.deployment = deployment
+    for n in range(3):
+        chain.history(f"base {n}")
+    return chain
+
+
+def rows(index: AuditIndex) -> list[tuple[Any, ...]]:
+    return [
+        (r.position, r.block_hash, r.tx_hash, r.timestamp, r.event, json.dumps(str(r.args))) for r in index.events()
+    ]
+
+
+# -------------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [Limits("geth"), Limits("alchemy"), Limits("infura"), Limits("http"), Limits("geth", strip_timestamps=True)],
+    ids=["geth", "alchemy", "infura", "http-413", "no-block-times"],
+)
+def test_the_index_through_a_refusing_provider_equals_a_direct_sync(story: Chain, limits: Limits) -> None:
+    target = AuditTarget.from_deployment(story.deployment)
+    direct = AuditIndex()
+    sync(story.w3, direct, target)
+    with LimitingProxy(f"http://127.0.0.1:{story.w3.provider.endpoint_uri.rsplit(':', 1)[1]}", limits) as proxy:  # type: ignore[attr-defined]
+        limited = AuditIndex()
+        report = sync(connect(proxy.url), limited, target, planner=RangePlanner(initial=64, maximum=512, target_logs=4))
+    assert rows(limited) == rows(direct) and direct.count() > 3 * MAX_LOGS
+    assert report.refusals > 0
+    refused = {kind for _, _, kind in limits.queries if kind != "ok"}
+    assert refused == {"range", "results"}
+    accepted = [(a, b) for a, b, kind in limits.queries if kind == "ok"]
+    assert all(b - a + 1 <= MAX_BLOCKS for a, b in accepted)
+    covered = sorted(accepted)
+    assert covered[0][0] == 0 and covered[-1][1] == report.to_block
+    assert all(nxt[0] == prev[1] + 1 for prev, nxt in itertools.pairwise(covered)), "no gap, no overlap"
+
+
+def test_a_reorg_is_rewound_and_the_index_ends_correct(story: Chain) -> None:
+    w3, target = story.w3, AuditTarget.from_deployment(story.deployment)
+    fork_point = w3.eth.block_number
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    story.history("fork A", grants=8)
+    index = AuditIndex()
+    sync(w3, index, target, confirmations=0)
+    orphaned = {r.tx_hash for r in index.events() if r.block_number > fork_point}
+    assert orphaned
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
+    assert w3.eth.block_number == fork_point
+    story.history("fork B", grants=2)  # a different, shorter history
+    assert w3.eth.block_number < max(r.block_number for r in index.events())
+
+    report = sync(w3, index, target, confirmations=0)
+
+    assert len(report.rewinds) == 1
+    top, back = report.rewinds[0]
+    assert top > w3.eth.block_number and back <= fork_point
+    assert not orphaned & {r.tx_hash for r in index.events()}
+    fresh = AuditIndex()
+    sync(w3, fresh, target, confirmations=0)
+    assert rows(index) == rows(fresh)
+
+
+def test_cli_sync_reads_the_manifest_then_answers(
+    node: AnvilNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w3 = connect(node.url, expected_chain_id=CHAIN_ID)
+    deployer = Transactor(w3, UnlockedAccount(w3.eth.accounts[0]), poll_latency=0.01, timeout=30)
+    result = deploy(deployer, manifest_path=manifest_path(tmp_path, CHAIN_ID), network="anvil")
+    deployment = result.manifest.deployment()
+    chain = Chain(w3, deployment, list(w3.eth.accounts))
+    deployment.records(w3, deployer).register_custodian(chain.accounts[1], "https://gateway.site.example/dicomweb")
+    deployment.consent(w3, deployer).grant_role("BREAK_GLASS_ROLE", chain.accounts[9])
+    chain.history("cli")
+    db = tmp_path / "audit.sqlite"
+    with LimitingProxy(node.url, Limits("infura")) as proxy:
+        code = main(
+            ["audit", "sync", "--rpc-url", proxy.url, "--deployments-dir", str(tmp_path), "--db", str(db),
+             "--no-progress", "--initial-range", "64"]
+        )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"auditing {', '.join(sorted(result.manifest.contracts))} on chain 31337" in err
+    assert {"ConsentRegistry", "RecordRegistry"} <= set(result.manifest.contracts)
+    assert "the node refused" in out and "ranges (narrowed)" in out
+    with AuditIndex(db) as index:
+        assert index.count("ConsentGranted") == 6 and index.checkpoint == w3.eth.block_number
+        start = min(r.block_number for r in index.events())
+    assert start == result.manifest.first_block  # read from the contracts' creation, not from genesis
+    code = main(["audit", "break-glass", "--db", str(db), "--format", "jsonl"])
+    out, _ = capsys.readouterr()
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert (code, row["reason_code"], row["account"]) == (0, 3, chain.accounts[9])
+    code = main(["audit", "sync", "--rpc-url", node.url, "--deployments-dir", str(tmp_path), "--db", str(db)])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "indexed 0 events" in out  # resumed: nothing new
