@@ -13,7 +13,7 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 
-from radledger.audit import AuditIndex
+from radledger.audit import AuditIndex, audit_summary
 from radledger.audit.metrics import PayerMetrics, metrics_table, payer_metrics, plot_metrics, write_metrics_csv
 from radledger.audit.queries import payer_requests
 from radledger.audit.state import credential_state, preauth_state
@@ -170,3 +170,15 @@ def test_preauth_and_credential_state_rebuilt_from_the_index_equals_the_views(
     assert world.gold_uid in attestations and len(attestations) >= 3
     for uid, rebuilt_attestation in attestations.items():
         assert rebuilt_attestation == world.creds.get_attestation(uid)
+
+
+def test_audit_summary_tells_the_auditors_view(w3: Web3, deployment: Deployment, world: World, script: Script) -> None:
+    extra = {"CredentialRegistry": world.creds.address, "PreauthRegistry": world.address}
+    text = audit_summary(w3, deployment, extra)
+    lines = text.splitlines()
+    assert lines[0].startswith(f"Auditor's view (chain {deployment.chain_id}): indexed ")
+    assert "  PreauthRegistry: " in text and "PreauthDecided 9" in text
+    assert "Prior authorization (CMS-0057-F metrics, 10 requests):" in text
+    assert "Credentials: 3 attestations about 2 subjects; now: valid 3" in text
+    standard_a = next(line for line in lines if script.payer[:6] in line and "standard" in line)
+    assert standard_a.split()[3:6] == ["6", "5", "40.0%"]

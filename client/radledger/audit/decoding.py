@@ -8,9 +8,9 @@ every artifact, so nothing is lost. Decoding is done with eth-abi directly: web3
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,6 @@ def abi_type(param: Mapping[str, Any]) -> str:
     return kind
 
 
-def _is_dynamic(kind: str) -> bool:
-    return kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
-
-
 def native(param: Mapping[str, Any], value: Any) -> Any:
     """A decoded ABI value as radledger handles it: checksummed addresses, bytes, dicts for structs."""
     kind = str(param["type"])
@@ -97,7 +93,7 @@ def native(param: Mapping[str, Any], value: Any) -> Any:
     if kind == "tuple":
         return {c["name"]: native(c, v) for c, v in zip(param["components"], value, strict=True)}
     if kind == "address":
-        return to_checksum_address(value)
+        return to_checksum_address(value) if isinstance(value, str) else checksum(bytes(value))
     if isinstance(value, bytes | bytearray):
         return bytes(value)
     return value
@@ -181,16 +177,73 @@ def _try_decode(spec: EventSpec, log: RawLog) -> Decoded | None:
     try:
         for i, (param, topic) in enumerate(zip(spec.indexed, log.topics[1:], strict=True)):
             kind = abi_type(param)
+            word = _WORD_DECODERS.get(kind) or _word_decoder(kind)
             # An indexed dynamic value is stored as its hash: keep the 32 bytes.
-            value = bytes(topic) if _is_dynamic(kind) else native(param, abi_decode([kind], topic)[0])
+            value = bytes(topic) if word is None else word(bytes(topic))
             values[param["name"]] = value
             texts[i] = as_text(value)
-        for param, value in zip(spec.plain, abi_decode(spec.plain_types, log.data), strict=True):
-            values[param["name"]] = native(param, value)
+        words = [_word_decoder(t) for t in spec.plain_types]
+        data = log.data
+        if all(words) and len(data) == 32 * len(words):
+            # Every argument is one static word: read the words directly (eth-abi is ten times slower).
+            for j, (param, word) in enumerate(zip(spec.plain, words, strict=True)):
+                values[param["name"]] = word(data[32 * j : 32 * j + 32])  # type: ignore[misc]
+        else:
+            for param, value in zip(spec.plain, abi_decode(spec.plain_types, data), strict=True):
+                values[param["name"]] = native(param, value)
     except (DecodingError, ValueError, OverflowError):
         return None
     args = {p["name"]: values[p["name"]] for p in spec.inputs}
     return Decoded(spec.contract, spec.name, args, (texts[0], texts[1], texts[2]))
+
+
+@lru_cache(maxsize=1 << 16)
+def checksum(raw: bytes) -> str:
+    """The EIP-55 address of 20 bytes (cached: the same few accounts recur in every log)."""
+    return to_checksum_address(raw)
+
+
+def _uint(word: bytes) -> int:
+    return int.from_bytes(word, "big")
+
+
+def _int(word: bytes) -> int:
+    return int.from_bytes(word, "big", signed=True)
+
+
+def _address(word: bytes) -> str:
+    if word[:12] != bytes(12):
+        raise ValueError("address word with dirty high bytes")
+    return checksum(word[12:])
+
+
+def _bool(word: bytes) -> bool:
+    if word[:31] != bytes(31) or word[31] > 1:
+        raise ValueError("not a boolean word")
+    return word[31] == 1
+
+
+_WORD_DECODERS: dict[str, Callable[[bytes], Any] | None] = {}
+
+
+def _word_decoder(kind: str) -> Callable[[bytes], Any] | None:
+    """A decoder of one 32-byte word for an elementary static type, or None (dynamic, arrays, tuples)."""
+    if kind in _WORD_DECODERS:
+        return _WORD_DECODERS[kind]
+    decoder: Callable[[bytes], Any] | None = None
+    if kind == "address":
+        decoder = _address
+    elif kind == "bool":
+        decoder = _bool
+    elif kind.startswith("uint") and kind[4:].isdigit():
+        decoder = _uint
+    elif kind.startswith("int") and kind[3:].isdigit():
+        decoder = _int
+    elif kind.startswith("bytes") and kind[5:].isdigit():
+        size = int(kind[5:])
+        decoder = lambda word: word[:size]  # noqa: E731
+    _WORD_DECODERS[kind] = decoder
+    return decoder
 
 
 @cache

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
-from radledger.audit.decoding import RawLog
+from radledger.audit.decoding import RawLog, checksum
 from radledger.audit.ranges import RangeRefused, Refusal, RefusalKind, classify_refusal
 from radledger.chain import is_in_process
 from radledger.errors import ChainError
@@ -141,7 +141,7 @@ class InProcessLogSource:
                                 tx_hash="0x" + bytes(tx.hash).hex(),
                                 tx_index=tx_index,
                                 log_index=log_index,
-                                address=to_checksum_address(log.address),
+                                address=checksum(bytes(log.address)),
                                 topics=tuple(int(t).to_bytes(32, "big") for t in log.topics),
                                 data=bytes(log.data),
                                 timestamp=ref.timestamp,
@@ -295,7 +295,7 @@ def _raw_log(entry: dict[str, Any]) -> RawLog:
         tx_hash=_hex_text(entry["transactionHash"]),
         tx_index=_hex_int(entry["transactionIndex"]),
         log_index=_hex_int(entry["logIndex"]),
-        address=to_checksum_address(entry["address"]),
+        address=checksum(_hex_bytes(entry["address"])),
         topics=tuple(_hex_bytes(t) for t in entry["topics"]),
         data=_hex_bytes(entry["data"]),
         timestamp=_hex_int(stamp) if stamp is not None else None,

@@ -21,7 +21,6 @@ from radledger.audit.queries import (
 )
 from radledger.audit.syncer import sync
 from radledger.audit.target import AuditTarget
-from radledger.models import CredentialStatus
 
 
 def audit_summary(
@@ -60,13 +59,14 @@ def _render(index: AuditIndex, sync_line: str) -> str:
     by_guardian = sum(1 for r in granted if r.args["actor"] != r.args["patient"])
     lines += [
         "",
-        f"Consents: {len(granted)} grants ({by_guardian} by guardians) for {len(patients)} patients, {revoked} revoked",
+        f"Consents: {_count(len(granted), 'grant')} ({by_guardian} by guardians) for "
+        f"{_count(len(patients), 'patient')}, {revoked} revoked",
     ]
 
     trail = access_trail(index)
     bases = Counter(basis_name(e.basis) for e in trail)
     lines.append(
-        f"Access trail: {len(trail)} recorded accesses"
+        f"Access trail: {_count(len(trail), 'recorded access', 'recorded accesses')}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(bases.items())) + ")" if trail else "")
     )
     if trail:
@@ -80,7 +80,7 @@ def _render(index: AuditIndex, sync_line: str) -> str:
         )
 
     glass = break_glass_events(index)
-    lines.append(f"Break-glass: {len(glass)} invocations")
+    lines.append(f"Break-glass: {_count(len(glass), 'invocation')}")
     if glass:
         lines.append(
             _indent(render_table(glass, ["time", "patient", "account", "reason_code", "accesses_under_break_glass"]))
@@ -92,15 +92,18 @@ def _render(index: AuditIndex, sync_line: str) -> str:
         statuses = Counter(e.status_at(now).value for e in credentials)
         subjects = {bytes(e.subject) for e in credentials}
         lines.append(
-            f"Credentials: {len(credentials)} attestations about {len(subjects)} subjects; now "
+            f"Credentials: {_count(len(credentials), 'attestation')} about {_count(len(subjects), 'subject')}; now: "
             + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-            + f" (valid: {statuses.get(CredentialStatus.VALID.value, 0)})"
         )
     cases = payer_requests(index)
     if cases:
         lines += ["", f"Prior authorization (CMS-0057-F metrics, {len(cases)} requests):"]
         lines.append(_indent(metrics_table(payer_metrics(cases, "all"))))
     return "\n".join(lines)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _indent(text: str) -> str:
