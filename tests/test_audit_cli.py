@@ -14,6 +14,7 @@ from radledger.audit import AuditIndex, AuditTarget, sync
 from radledger.audit.fhir import parse_resource
 from radledger.cli import main
 from radledger.deploy import Deployment
+from tests.conftest import Actors
 from tests.preauth_support import World, world_base_fixture  # noqa: F401
 from tests.test_audit_queries import Story, story_fixture, story_index_fixture  # noqa: F401
 
@@ -138,3 +139,11 @@ def test_a_missing_index_is_a_one_line_error(tmp_path: Path, capsys: pytest.Capt
     code, out, err = run(capsys, "audit", "break-glass", "--db", str(tmp_path / "none.sqlite"))
     assert code == 1 and out == ""
     assert err.startswith("radledger: error: ConfigurationError: no audit index at") and len(err.splitlines()) == 1
+
+
+def test_a_duration_counts_back_from_the_last_synced_block(
+    db: Path, story: Story, actors: Actors, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "audit", "break-glass", "--db", str(db), "--since", "1d", "--format", "jsonl")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["patient"] for r in rows] == [actors.stranger.address]  # not the one two days before

@@ -17,6 +17,7 @@ from functools import cached_property
 import pytest
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from web3 import Web3
@@ -184,14 +185,17 @@ class ConsentMachine(RuleBasedStateMachine):
         )
         client = self.world.client(actor)
         if terms[2] >= terms[3]:
+            event("grant: empty window refused by the client")
             with nothing_sent(self.world.w3), pytest.raises(errors.ValidationError):
                 client.grant(patient, grantee, record, *terms)
             return
         if not self.model.may_act(patient, actor.address, now + 1):  # the transaction runs one second later
+            event("grant: refused, not the patient or a current guardian")
             with pytest.raises(errors.NotPatientOrGuardian) as exc:
                 client.grant(patient, grantee, record, *terms)
             assert exc.value.args == (patient, actor.address)
             return
+        event(f"grant: by the {'guardian' if by_guardian else 'patient'}")
         client.grant(patient, grantee, record, *terms)
         slot = self.model.slot(patient, grantee, record)
         slot.scopes, slot.purposes, slot.valid_from, slot.valid_until = terms
@@ -216,10 +220,12 @@ class ConsentMachine(RuleBasedStateMachine):
             assert refused.value.args == (patient, actor.address)
             return
         if slot.scopes == 0:
+            event("revoke: no grant")
             with pytest.raises(errors.GrantNotFound) as missing:
                 client.revoke(patient, grantee, record)
             assert missing.value.args == (patient, grantee, record)
             return
+        event(f"revoke: by the {'guardian' if by_guardian else 'patient'}")
         client.revoke(patient, grantee, record)
         slot.scopes = slot.purposes = slot.valid_from = slot.valid_until = 0
         slot.version += 1
@@ -284,6 +290,7 @@ class ConsentMachine(RuleBasedStateMachine):
         answers = self.world.ask()
         for question, answer in zip(self.world.grid, answers, strict=False):
             assert AccessBasis(answer) == self.model.basis(*question, now), question
+            event(f"grid answer: {AccessBasis(answer).name}")
         guardian = self.world.guardian.address
         for patient, answer in zip(self.world.patients, answers[len(self.world.grid) :], strict=True):
             assert bool(answer) is (now < self.model.guardian_until.get((patient.address, guardian), 0))

@@ -25,7 +25,6 @@ from radledger.errors import ChainError, RadledgerError
 
 ROLE_GRANTED = keccak(text="RoleGranted(bytes32,address,address)")
 ROLE_REVOKED = keccak(text="RoleRevoked(bytes32,address,address)")
-LOG_PAGE_BLOCKS = 10_000
 
 
 def masked(code: bytes, artifact: Artifact) -> bytes:
@@ -170,12 +169,12 @@ def _role_checks(w3: Web3, manifest: Any, env: Any, names: list[str]) -> list[Ch
 def role_holders_from_events(w3: Web3, manifest: Any, env: Any, names: list[str]) -> set[tuple[str, str, str]]:
     """Who holds which role, replayed from RoleGranted/RoleRevoked since the deployment's first block."""
     by_address = {manifest.contracts[n].address: n for n in names}
-    if not by_address:
-        return set()
     holders: set[tuple[str, str, str]] = set()
-    for log in fetch_logs(w3, list(by_address), [ROLE_GRANTED, ROLE_REVOKED], manifest.first_block):
-        name = by_address[Web3.to_checksum_address(log["address"])]
-        topics = [bytes(t) for t in log["topics"]]
+    for log in fetch_logs(w3, list(by_address), manifest.first_block):
+        topics = log.topics
+        if len(topics) < 3 or topics[0] not in (ROLE_GRANTED, ROLE_REVOKED):
+            continue
+        name = by_address[Web3.to_checksum_address(log.address)]
         key = (name, env.role_name(name, topics[1]), Web3.to_checksum_address(topics[2][-20:]))
         if topics[0] == ROLE_GRANTED:
             holders.add(key)
@@ -184,31 +183,34 @@ def role_holders_from_events(w3: Web3, manifest: Any, env: Any, names: list[str]
     return holders
 
 
-def fetch_logs(w3: Web3, addresses: list[str], topic0: list[bytes], from_block: int) -> list[Any]:
-    """Logs of `addresses` with one of `topic0`, from `from_block` to the latest, in pages that
-    shrink when a node refuses a range as too large."""
-    latest = w3.eth.block_number
+def fetch_logs(w3: Web3, addresses: list[str], from_block: int) -> list[Any]:
+    """Every log of `addresses` from `from_block` to the head, in order, through the audit's log
+    sources: py-evm's database in process, else ``eth_getLogs`` in ranges that adapt to the
+    node's limits."""
+    from radledger.audit.ranges import RangePlanner, RangeRefused, RefusalKind
+    from radledger.audit.sources import source_for
+
+    if not addresses:
+        return []
+    source = source_for(w3)
+    planner = RangePlanner()
+    last = source.head()
     logs: list[Any] = []
-    start, page = from_block, LOG_PAGE_BLOCKS
-    while start <= latest:
-        end = min(start + page - 1, latest)
+    start = from_block
+    while start <= last:
+        end = planner.end_for(start, last) if source.adaptive else last
         try:
-            chunk = w3.eth.get_logs(
-                {
-                    "fromBlock": start,
-                    "toBlock": end,
-                    "address": addresses,  # type: ignore[typeddict-item]
-                    "topics": [["0x" + t.hex() for t in topic0]],  # type: ignore[list-item]
-                }
-            )
-        except Exception as exc:
-            if page == 1:
-                raise ChainError(f"cannot read logs of block {start}: {exc}") from exc
-            page = max(page // 4, 1)
+            batch = source.fetch(start, end, addresses)
+        except RangeRefused as refused:
+            if refused.refusal.kind is RefusalKind.HEAD:
+                raise ChainError(f"the node's head moved back below block {end} while reading role events") from None
+            planner.refused(refused.refusal, end - start + 1)
             continue
-        logs.extend(chunk)
+        if source.adaptive:
+            planner.succeeded(end - start + 1, len(batch.logs))
+        logs.extend(batch.logs)
         start = end + 1
-    return sorted(logs, key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
+    return sorted(logs, key=lambda log: (log.block_number, log.log_index))
 
 
 def _code_difference(code: bytes, artifact: Artifact) -> str:

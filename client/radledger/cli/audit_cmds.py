@@ -34,6 +34,7 @@ from radledger.cli.options import (
     ENV_RECORDS,
     add_parser,
     add_record_options,
+    parse_duration,
     parse_when,
     record_from_args,
     resolve_contracts,
@@ -160,7 +161,9 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_period(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", metavar="TIME", help="from this time (ISO date/time or unix seconds), inclusive")
+    parser.add_argument(
+        "--since", metavar="TIME", help="from this time, inclusive: ISO date/time, unix seconds, or 30d (30 days back)"
+    )
     parser.add_argument("--until", metavar="TIME", help="to this time, exclusive")
 
 
@@ -184,9 +187,14 @@ def _open_index(args: argparse.Namespace) -> AuditIndex:
 
 
 def _time(index: AuditIndex, text: str | None, what: str) -> int | None:
+    """An ISO date or time, unix seconds, or a duration back from the last synced block (`30d`: 30 days ago)."""
     if text is None:
         return None
-    return parse_when(text, index.latest_time() or 0, what)
+    now = index.latest_time() or 0
+    try:
+        return now - parse_duration(text)
+    except ValidationError:
+        return parse_when(text, now, what)
 
 
 def _emit(items: list[Any], args: argparse.Namespace, columns: list[str] | None = None) -> int:
