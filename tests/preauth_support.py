@@ -7,7 +7,6 @@ Import the fixtures into a test module: ``from tests.preauth_support import worl
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,51 +173,3 @@ def world_base_fixture(chain: Web3, actors: Actors, deployment: Any) -> World:
 def world_fixture(world_base: World, w3: Web3) -> World:
     """The world inside the test's snapshot (reverted after the test)."""
     return world_base
-
-
-# ------------------------------------------------------------------------------ PHI scan
-
-
-def phi_forms(text: str) -> list[bytes]:
-    """Every way `text` (a member id, an ICD-10 code) could show on chain: plain (as written, canonical,
-    lower case), and hashed (keccak-256 and SHA-256 of each, and keccak of its ABI encoding). A hash counts
-    as appearing: an unsalted hash of a code is found by trying every code."""
-    from eth_abi import encode as abi_encode
-
-    variants = {text, text.strip().upper().replace(".", ""), text.lower()}
-    forms: list[bytes] = []
-    for variant in variants:
-        raw = variant.encode()
-        forms += [raw, keccak(raw), hashlib.sha256(raw).digest(), keccak(abi_encode(["string"], [variant]))]
-    return forms
-
-
-def combined_forms(payer_id: str, member_id: str, codes: list[str]) -> list[bytes]:
-    """Hashes of the values together, unsalted: the member under its payer, and the list of codes."""
-    from eth_abi import encode as abi_encode
-
-    canonical = sorted({c.strip().upper().replace(".", "") for c in codes})
-    return [
-        keccak(text=payer_id + member_id),
-        keccak(abi_encode(["string", "string"], [payer_id, member_id])),
-        keccak(abi_encode(["string[]"], [canonical])),
-        keccak(text="".join(canonical)),
-    ]
-
-
-def chain_bytes(w3: Web3, from_block: int = 0) -> bytes:
-    """Everything the chain shows from `from_block`: each transaction's input and each log's topics and data."""
-    out = bytearray()
-    for number in range(from_block, w3.eth.block_number + 1):
-        for tx_hash in w3.eth.get_block(number)["transactions"]:
-            out += bytes(w3.eth.get_transaction(tx_hash)["input"])  # type: ignore[arg-type]
-            for log in w3.eth.get_transaction_receipt(tx_hash)["logs"]:  # type: ignore[arg-type]
-                for topic in log["topics"]:
-                    out += bytes(topic)
-                out += bytes(log["data"])
-    return bytes(out)
-
-
-def assert_no_phi(haystack: bytes, needles: dict[str, list[bytes]]) -> None:
-    found = [label for label, forms in needles.items() for form in forms if form in haystack]
-    assert not found, f"on chain: {found}"

@@ -38,7 +38,8 @@ BREAK_GLASS_SECONDS = 60  # the shortest window the contract allows, so small ti
 RECORDS = [keccak(text=f"stateful test record {i}") for i in (1, 2)]
 SCOPE_CHOICES = [Scope.IMAGES, Scope.REPORTS, Scope.IMAGES | Scope.REPORTS, Scope.ALL]
 PURPOSE_CHOICES = [Purpose.TREAT, Purpose.ETREAT, Purpose.TREAT | Purpose.HRESCH, Purpose.HRESCH, Purpose.ALL]
-OFFSETS = [5, 15, 40, 90]
+# Validity windows as (valid_from, valid_until) offsets from now (None: 0 and FOREVER); the last is empty.
+WINDOWS = [(None, None), (None, 20), (None, 300), (5, 60), (20, 300), (60, 20)]
 GRID_QUESTIONS = [(Scope.IMAGES, Purpose.TREAT), (Scope.ALL, Purpose.ETREAT)]
 
 
@@ -159,8 +160,7 @@ class ConsentMachine(RuleBasedStateMachine):
         record=st.sampled_from([WILDCARD, *RECORDS]),
         scopes=st.sampled_from(SCOPE_CHOICES),
         purposes=st.sampled_from(PURPOSE_CHOICES),
-        from_offset=st.sampled_from([None, *OFFSETS]),
-        until_offset=st.sampled_from([None, *OFFSETS]),
+        window=st.sampled_from(WINDOWS),
     )
     def grant(
         self,
@@ -170,13 +170,13 @@ class ConsentMachine(RuleBasedStateMachine):
         record: bytes,
         scopes: Scope,
         purposes: Purpose,
-        from_offset: int | None,
-        until_offset: int | None,
+        window: tuple[int | None, int | None],
     ) -> None:
         now = self.now()
         patient = self.world.patients[patient_index].address
         grantee = self.world.grantees[grantee_index].address
         actor = self.actor(patient_index, by_guardian)
+        from_offset, until_offset = window
         terms = (
             scopes,
             purposes,
@@ -203,14 +203,21 @@ class ConsentMachine(RuleBasedStateMachine):
         self.check_slot(patient, grantee, record)
 
     @rule(
+        pick=st.integers(0, 15),
         patient_index=st.integers(0, 1),
         by_guardian=st.booleans(),
         grantee_index=st.integers(0, 1),
         record=st.sampled_from([WILDCARD, *RECORDS]),
     )
-    def revoke(self, patient_index: int, by_guardian: bool, grantee_index: int, record: bytes) -> None:
-        patient = self.world.patients[patient_index].address
-        grantee = self.world.grantees[grantee_index].address
+    def revoke(self, pick: int, patient_index: int, by_guardian: bool, grantee_index: int, record: bytes) -> None:
+        """Mostly an existing grant (`pick` among them), otherwise the slot named by the other arguments."""
+        existing = sorted(key for key, slot in self.model.grants.items() if slot.scopes)
+        if existing and pick < 12:
+            patient, grantee, record = existing[pick % len(existing)]
+            patient_index = [p.address for p in self.world.patients].index(patient)
+        else:
+            patient = self.world.patients[patient_index].address
+            grantee = self.world.grantees[grantee_index].address
         actor = self.actor(patient_index, by_guardian)
         client = self.world.client(actor)
         slot = self.model.slot(patient, grantee, record)
@@ -231,7 +238,7 @@ class ConsentMachine(RuleBasedStateMachine):
         slot.version += 1
         self.check_slot(patient, grantee, record)
 
-    @rule(patient_index=st.integers(0, 1), until_offset=st.sampled_from([0, 10, 30, 120]))
+    @rule(patient_index=st.integers(0, 1), until_offset=st.sampled_from([0, 15, 60, 600]))
     def set_guardian(self, patient_index: int, until_offset: int) -> None:
         """The patient appoints (or, with 0, removes) the guardian."""
         patient = self.world.patients[patient_index]

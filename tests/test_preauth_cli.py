@@ -14,13 +14,11 @@ import pytest
 from radledger import chain
 from radledger.cli import main, options
 from radledger.models import PreauthStatus
+from tests.phi_scan import assert_no_phi, chain_bytes, phi_forms
 from tests.preauth_support import (
     AUTO_POLICY,
     MRI_BRAIN,
     World,
-    assert_no_phi,
-    chain_bytes,
-    phi_forms,
     travel_to,
     world_base_fixture,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture

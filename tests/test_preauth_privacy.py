@@ -8,12 +8,9 @@ from eth_utils import keccak
 
 from radledger.commitments import ClinicalOpening, MemberOpening, Opening, evidence_hash, new_salt
 from radledger.models import ClaimStatus
+from tests.phi_scan import assert_no_phi, chain_bytes, combined_forms, phi_forms
 from tests.preauth_support import (
     World,
-    assert_no_phi,
-    chain_bytes,
-    combined_forms,
-    phi_forms,
     world_base_fixture,  # noqa: F401 - fixture
     world_fixture,  # noqa: F401 - fixture
 )

@@ -1,92 +1,114 @@
-"""`radledger demo`: the consent story end to end on the embedded in-process chain.
+"""`radledger demo`: consent, credentials, prior authorization and claims, end to end on the embedded
+in-process chain.
 
 Nothing but the Python package is needed (no node, no compiler). Every person, site and
-identifier in it is synthetic. The story:
+identifier in it is synthetic (:mod:`radledger.demo_data`). The story:
 
-1. governance deploys the contracts, registers an imaging site as custodian (with the public
-   URL of its gateway) and gives an emergency department the break-glass role;
-2. the site registers an MRI study and a safety profile (contrast allergy) of a patient, with
-   record ids salted at the site and content hashes of the (synthetic) instance files;
-3. the patient, whose account holds no ETH, signs a consent for a teleradiology group offline;
-   the site relays it and pays the gas;
-4. the group checks its access and puts its access on the trail;
-5. the emergency department breaks the glass and records an emergency access to the safety profile;
-6. the patient signs a revocation, relayed by the site; the group's next access is refused.
+1. governance deploys the four contracts, registers an imaging site as custodian (with the public
+   URL of its gateway), gives an emergency department the break-glass role, registers the credential
+   schemas (state medical license, radiology board certification, MRI annual inspection, the payer's
+   gold card), authorizes their issuers and registers the payer;
+2. the issuers attest: licenses of the teleradiologist and the ordering physicians, the
+   teleradiologist's board certification, the MRI scanner's inspection (the scanner's id is a hash of
+   manufacturer and serial), the payer's gold card for one ordering physician;
+3. prior authorization: the payer sets its policy for CPT 70551; the site builds salted member and
+   clinical commitments (the opening stays at the site); the gold-carded physician signs the order
+   offline and the site's request is approved at once (X12 A1); a physician without a gold card is
+   pended (A4) and the payer, having opened the commitments off chain, approves;
+4. consent: the site checks the scanner's inspection, registers the MRI study and a safety profile;
+   the patient (no ETH) signs a consent for a teleradiology group, relayed by the site; before
+   assigning the read the site verifies the reader's license and board certification; the group
+   checks and records its access; the emergency department breaks the glass; the patient revokes
+   and the group is refused;
+5. the site claims against the authorization and the payer pays;
+6. the state board revokes the reader's license; the next verification fails, and says why;
+7. an auditor's view of every event (:func:`radledger.audit.audit_summary`).
 
 :func:`run_demo` prints the account and returns a :class:`DemoResult` for tests to inspect.
 """
 
 from __future__ import annotations
 
-import json
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from eth_typing import ChecksumAddress
-from eth_utils import keccak
 from web3 import Web3
 from web3.types import TxReceipt
 
 from radledger import errors
+from radledger.audit import audit_summary
 from radledger.chain import DEFAULT_START_TIMESTAMP, in_process_chain
+from radledger.commitments import claim_id
 from radledger.consent import ConsentRegistryClient
-from radledger.content_hash import content_hash
-from radledger.deploy import Deployment, deploy_core
-from radledger.models import AccessBasis, Purpose, RecordKind, Scope
-from radledger.records import RecordRegistryClient, record_id
-from radledger.signers import KeySigner, UnlockedAccount
+from radledger.credentials import CredentialRegistryClient, document_hash
+from radledger.demo_data import (
+    EMERGENCY_NAME,
+    FIRST_DIAGNOSES,
+    GATEWAY_URL,
+    MRI_BRAIN,
+    MRI_BRAIN_TEXT,
+    PACS_STORAGE,
+    PACS_URL,
+    PATIENT_MRN,
+    PATIENT_NAME,
+    PAYER_NAME,
+    PHYSICIST_NAME,
+    SECOND_DIAGNOSES,
+    SITE_NAME,
+    SPECIALTY_BOARD_NAME,
+    STATE_BOARD_NAME,
+    TELERADIOLOGY_NAME,
+    Physician,
+    SiteLocalData,
+    SyntheticRecord,
+    synthetic_case,
+    synthetic_claim,
+    synthetic_key,
+    synthetic_member_id,
+    synthetic_safety_profile,
+    synthetic_scanner,
+    synthetic_study,
+)
+from radledger.deploy import Deployment, deploy
+from radledger.models import (
+    DAY,
+    AccessBasis,
+    AttestationRequest,
+    ClaimStatus,
+    CredentialCheck,
+    Policy,
+    PreauthClaim,
+    PreauthRequest,
+    Purpose,
+    ReaderVerification,
+    Revocation,
+    RevocationReason,
+    Scope,
+)
+from radledger.preauth import PreauthRegistryClient, order_message
+from radledger.records import RecordRegistryClient
+from radledger.signers import UnlockedAccount
 from radledger.transactions import Transactor
 
-SITE_NAME = "Northside Imaging Centre (synthetic)"
-GATEWAY_URL = "https://gateway.northside-imaging.example/dicomweb"
-PACS_URL = "http://pacs.northside.internal:8042/dicom-web"
-PACS_STORAGE = "/srv/pacs/northside"
-PATIENT_NAME = "Patient P-0001 (synthetic)"
-PATIENT_MRN = "MRN-SYN-000001"
-TELERADIOLOGY_NAME = "Harbour Teleradiology Group (synthetic)"
-EMERGENCY_NAME = "Riverside Emergency Department (synthetic)"
+__all__ = ["DemoAccounts", "DemoResult", "DemoSchemas", "DemoStep", "SiteLocalData", "SyntheticRecord", "run_demo"]
+
+YEAR = 365 * DAY
 CONSENT_DAYS = 30
 BREAK_GLASS_REASON = 1
 BREAK_GLASS_REASON_TEXT = "unresponsive patient; contrast allergy status needed before a CT"
-MRI_SERIES = ("T1 sagittal", "T2 axial", "FLAIR axial")
-INSTANCES_PER_SERIES = 4
-
-
-@dataclass(frozen=True)
-class SyntheticRecord:
-    """A record as the site holds it: identifiers that stay local, and the pointer that goes on chain."""
-
-    label: str
-    kind: RecordKind
-    uid: str
-    """StudyInstanceUID (for the safety profile: the document's own UID). Stays at the site."""
-    instance_uids: tuple[str, ...]
-    local_paths: tuple[str, ...]
-    size_bytes: int
-    record_id: bytes
-    content_hash: bytes
-
-
-@dataclass(frozen=True)
-class SiteLocalData:
-    """What stayed at the site: the salt, the UID map, the files and the patient's identity."""
-
-    site_name: str
-    patient_name: str
-    patient_mrn: str
-    site_salt: bytes = field(repr=False)
-    pacs_url: str
-    records: tuple[SyntheticRecord, ...]
-
-    def plain_identifiers(self) -> tuple[str, ...]:
-        """Every plain identifier of the story: none of them may reach the chain."""
-        out = [self.patient_name, self.patient_mrn, self.pacs_url]
-        for record in self.records:
-            out += [record.uid, f"{self.pacs_url}/studies/{record.uid}", *record.instance_uids, *record.local_paths]
-        return tuple(out)
+ORDER_SIGNATURE_SECONDS = 3600
+CLAIM_AMOUNT_CENTS = 125_000
+SCHEMAS = (
+    # (attribute, on-chain name, maximum validity)
+    ("license", "State Medical Board: physician and surgeon license", 2 * YEAR),
+    ("board_certification", "Board of Diagnostic Radiology: board certification in radiology", 10 * YEAR),
+    ("mri_inspection", "MRI annual medical physicist inspection", 400 * DAY),
+    ("gold_card", "Keystone Health Plan: advanced imaging gold card", 2 * YEAR),
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +118,24 @@ class DemoAccounts:
     teleradiology: ChecksumAddress
     emergency: ChecksumAddress
     patient: ChecksumAddress
+    state_board: ChecksumAddress
+    specialty_board: ChecksumAddress
+    physicist: ChecksumAddress
+    payer: ChecksumAddress
+    reader: ChecksumAddress
+    """The teleradiologist of the group who reads the study: a credential subject, never a sender."""
+    ordering_physician: ChecksumAddress
+    second_physician: ChecksumAddress
+
+
+@dataclass(frozen=True)
+class DemoSchemas:
+    """The CredentialRegistry schema ids of the story."""
+
+    license: int
+    board_certification: int
+    mri_inspection: int
+    gold_card: int
 
 
 @dataclass(frozen=True)
@@ -116,8 +156,27 @@ class DemoResult:
     accounts: DemoAccounts
     site: SiteLocalData
     steps: list[DemoStep]
+    schemas: DemoSchemas
+    reader_license_uid: bytes
+    license_revocation: Revocation
+    equipment: CredentialCheck
+    """The scanner's inspection, checked before the study was registered."""
+    reader_before: ReaderVerification
+    """The reader's verification before the read was assigned."""
+    reader_after: ReaderVerification
+    """The same verification after the board revoked the license."""
+    auto_request: PreauthRequest
+    """The gold-carded physician's request, as the chain had it right after the request (A1)."""
+    pended_request: PreauthRequest
+    """The other physician's request right after the request (A4)."""
+    pended_decided: PreauthRequest
+    """The same after the payer's decision."""
+    claim: PreauthClaim
+    """The claim against the automatic approval, after the payer adjudicated it."""
     denied: errors.ContractError
     """The decoded AccessDenied of the group's attempt after the revocation."""
+    audit: str
+    """The auditor's view the demo ends with."""
     patient_balance: int
     patient_transactions: int
     first_block: int
@@ -139,13 +198,10 @@ class DemoResult:
         raise KeyError(action_prefix)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready account (without the site's salt)."""
+        """A JSON-ready account (without the site's salts, openings or files)."""
         return {
             "chainId": self.deployment.chain_id,
-            "contracts": {
-                "RecordRegistry": self.deployment.record_registry,
-                "ConsentRegistry": self.deployment.consent_registry,
-            },
+            "contracts": dict(self.deployment.addresses()),
             "accounts": vars(self.accounts),
             "records": [
                 {
@@ -156,6 +212,26 @@ class DemoResult:
                 }
                 for r in self.site.records
             ],
+            "credentials": {
+                "schemas": vars(self.schemas),
+                "readerLicenseUid": "0x" + self.reader_license_uid.hex(),
+                "equipment": self.equipment.status.value,
+                "readerBefore": _verification_json(self.reader_before),
+                "readerAfter": _verification_json(self.reader_after),
+            },
+            "preauth": {
+                "autoApproved": _request_json(self.auto_request),
+                "pended": _request_json(self.pended_request),
+                "pendedDecided": _request_json(self.pended_decided),
+                "claim": {
+                    "claimId": "0x" + self.claim.claim_id.hex(),
+                    "requestId": "0x" + self.claim.request_id.hex(),
+                    "status": self.claim.status.name,
+                    "units": self.claim.units,
+                    "amountCents": self.claim.amount,
+                    "paidAmountCents": self.claim.paid_amount,
+                },
+            },
             "steps": [
                 {
                     "number": s.number,
@@ -168,6 +244,7 @@ class DemoResult:
                 for s in self.steps
             ],
             "denied": {"error": self.denied.error_name, **_jsonable(self.denied.values)},
+            "audit": self.audit,
             "patientBalance": self.patient_balance,
             "totalGas": self.total_gas,
         }
@@ -177,22 +254,59 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in values.items()}
 
 
+def _verification_json(result: ReaderVerification) -> dict[str, Any]:
+    return {
+        "ok": result.ok,
+        "checks": {str(c.schema_id): c.status.value for c in result.checks},
+        "revoked": list(result.revoked),
+    }
+
+
+def _request_json(request: PreauthRequest) -> dict[str, Any]:
+    return {
+        "requestId": "0x" + request.request_id.hex(),
+        "status": request.status.name,
+        "x12": request.x12_action_code.value,
+        "units": request.units,
+        "approvedUnits": request.approved_units,
+        "usedUnits": request.used_units,
+    }
+
+
 def short(value: bytes | str) -> str:
     """`0x1a2b3c4d…9e8f`: enough of an id or address to follow it through the story."""
     text = value if isinstance(value, str) else "0x" + bytes(value).hex()
     return f"{text[:10]}…{text[-4:]}"
 
 
+def when(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
 class _Story:
     """Keeps the numbered steps and prints them as they happen."""
+
+    SHOWN_HASHES = 3
 
     def __init__(self, w3: Web3, out: Callable[[str], None] | None) -> None:
         self.w3 = w3
         self.out = out or (lambda _line: None)
         self.steps: list[DemoStep] = []
+        self.receipts: list[TxReceipt] = []
 
     def say(self, line: str = "") -> None:
         self.out(line)
+
+    def part(self, title: str) -> None:
+        self.out("")
+        self.out(f"── {title} " + "─" * max(4, 76 - len(title)))
+
+    def mark(self) -> int:
+        return int(self.w3.eth.block_number)
 
     def step(self, actor: str, action: str, receipts: list[TxReceipt] | None = None, *details: str) -> DemoStep:
         receipts = receipts or []
@@ -200,16 +314,20 @@ class _Story:
         hashes = tuple(r["transactionHash"].to_0x_hex() for r in receipts)
         step = DemoStep(len(self.steps) + 1, actor, action, gas, hashes, tuple(details))
         self.steps.append(step)
+        self.receipts += receipts
         cost = f"gas {gas:,}" if gas is not None else "no transaction"
         self.out(f"{step.number:>2}. {actor}: {action}  [{cost}]")
         for line in details:
             self.out(f"      {line}")
-        for tx_hash in hashes:
-            self.out(f"      tx {short(tx_hash)}")
+        if len(hashes) > self.SHOWN_HASHES:
+            self.out(f"      {len(hashes)} transactions: {short(hashes[0])} … {short(hashes[-1])}")
+        else:
+            for tx_hash in hashes:
+                self.out(f"      tx {short(tx_hash)}")
         return step
 
     def receipts_since(self, block: int) -> list[TxReceipt]:
-        """Receipts of every transaction mined after `block` (deployments return no receipt)."""
+        """Receipts of every transaction mined after `block` (deployments included)."""
         out = []
         for number in range(block + 1, self.w3.eth.block_number + 1):
             for tx_hash in self.w3.eth.get_block(number)["transactions"]:
@@ -217,113 +335,240 @@ class _Story:
         return out
 
 
-def _uid(rng: random.Random) -> str:
-    """A generated DICOM UID under the 2.25 (UUID) root, as pydicom makes them."""
-    return f"2.25.{uuid.UUID(int=rng.getrandbits(128), version=4).int}"
-
-
-def _synthetic_study(rng: random.Random, salt: bytes) -> SyntheticRecord:
-    study_uid = _uid(rng)
-    instances: list[tuple[str, bytes]] = []
-    paths: list[str] = []
-    for series_number, description in enumerate(MRI_SERIES, start=1):
-        series_uid = _uid(rng)
-        for instance_number in range(1, INSTANCES_PER_SERIES + 1):
-            sop_uid = _uid(rng)
-            header = f"synthetic MR instance: series {series_number} {description}, image {instance_number}\n"
-            instances.append((sop_uid, header.encode() + rng.randbytes(2048)))
-            paths.append(f"{PACS_STORAGE}/{study_uid}/{series_uid}/{sop_uid}.dcm")
-    return SyntheticRecord(
-        label="MRI brain with and without contrast",
-        kind=RecordKind.IMAGING_STUDY,
-        uid=study_uid,
-        instance_uids=tuple(uid for uid, _ in instances),
-        local_paths=tuple(paths),
-        size_bytes=sum(len(data) for _, data in instances),
-        record_id=record_id(salt, study_uid),
-        content_hash=content_hash(instances),
-    )
-
-
-def _synthetic_safety_profile(rng: random.Random, salt: bytes) -> SyntheticRecord:
-    document_uid = _uid(rng)
-    document = json.dumps(
-        {
-            "patient": PATIENT_NAME,
-            "mrn": PATIENT_MRN,
-            "allergies": [{"substance": "iodinated contrast media", "reaction": "urticaria", "severity": "moderate"}],
-            "implants": [],
-            "note": "synthetic record for the radledger demo",
-        },
-        sort_keys=True,
-    ).encode()
-    return SyntheticRecord(
-        label="safety profile: contrast allergy",
-        kind=RecordKind.SAFETY_PROFILE,
-        uid=document_uid,
-        instance_uids=(),
-        local_paths=(f"{PACS_STORAGE}/safety/{document_uid}.json",),
-        size_bytes=len(document),
-        record_id=record_id(salt, document_uid),
-        content_hash=content_hash([(document_uid, document)]),
-    )
+@dataclass(frozen=True)
+class _Actors:
+    governance: Transactor
+    site: Transactor
+    teleradiology: Transactor
+    emergency: Transactor
+    state_board: Transactor
+    specialty_board: Transactor
+    physicist: Transactor
+    payer: Transactor
 
 
 def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print) -> DemoResult:
     """Run the story on a fresh in-process chain; print it through `out` (None: silent).
 
-    With `seed`, the synthetic identifiers, salt and patient key repeat from run to run.
+    With `seed`, the synthetic identifiers, salts and keys repeat from run to run (and so do the
+    chain's addresses, hashes, gas and times).
     """
     rng: random.Random = random.Random(seed) if seed is not None else random.SystemRandom()
     w3 = in_process_chain(DEFAULT_START_TIMESTAMP)
     story = _Story(w3, out)
     first_block = w3.eth.block_number
-    accounts = list(w3.eth.accounts)
-    governance = Transactor(w3, UnlockedAccount(accounts[0]))
-    site = Transactor(w3, UnlockedAccount(accounts[1]))
-    teleradiology = Transactor(w3, UnlockedAccount(accounts[2]))
-    emergency = Transactor(w3, UnlockedAccount(accounts[3]))
-    patient = KeySigner.from_key(keccak(rng.randbytes(32)))
+    a = _Actors(*(Transactor(w3, UnlockedAccount(account)) for account in w3.eth.accounts[:8]))
+    patient = synthetic_key(rng)
     salt = rng.randbytes(32)
-    local = SiteLocalData(
-        SITE_NAME, PATIENT_NAME, PATIENT_MRN, salt, PACS_URL,
-        (_synthetic_study(rng, salt), _synthetic_safety_profile(rng, salt)),
+    study, profile = synthetic_study(rng, salt), synthetic_safety_profile(rng, salt)
+    reader = Physician("Dr. Amara Lindqvist (synthetic)", "teleradiologist, " + TELERADIOLOGY_NAME, synthetic_key(rng))
+    ordering = Physician("Dr. Tomas Reyes (synthetic)", "ordering neurologist, gold-carded", synthetic_key(rng))
+    second = Physician("Dr. Priya Natarajan (synthetic)", "ordering family physician", synthetic_key(rng))
+    scanner = synthetic_scanner(rng)
+    cases = (
+        synthetic_case(rng, synthetic_member_id(rng), FIRST_DIAGNOSES, "migraine with new aura; contrast allergy"),
+        synthetic_case(rng, synthetic_member_id(rng), SECOND_DIAGNOSES, "daily headache for eight weeks"),
     )  # fmt: skip
-    study, profile = local.records
+    local = SiteLocalData(
+        SITE_NAME, PATIENT_NAME, PATIENT_MRN, salt, PACS_URL, (study, profile), reader, ordering, second, scanner,
+        cases, synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS), rng.randbytes(32),
+    )  # fmt: skip
 
-    story.say("radledger demo: patient-controlled consent for imaging, on an in-process chain")
+    story.say("radledger demo: consent, credentials, prior authorization and claims for imaging (in-process chain)")
     story.say("(every person, site and identifier below is synthetic)")
     story.say()
-    story.say(f"  governance             {governance.address}")
-    story.say(f"  imaging site           {site.address}  {SITE_NAME}")
-    story.say(f"  teleradiology group    {teleradiology.address}  {TELERADIOLOGY_NAME}")
-    story.say(f"  emergency department   {emergency.address}  {EMERGENCY_NAME}")
-    story.say(
-        f"  patient                {patient.address}  {PATIENT_NAME}, balance {w3.eth.get_balance(patient.address)} ETH"
-    )
-    story.say()
+    balance = w3.eth.get_balance(patient.address)
+    for label, address, name in (
+        ("governance", a.governance.address, ""),
+        ("imaging site", a.site.address, SITE_NAME),
+        ("teleradiology group", a.teleradiology.address, TELERADIOLOGY_NAME),
+        ("emergency department", a.emergency.address, EMERGENCY_NAME),
+        ("state medical board", a.state_board.address, STATE_BOARD_NAME),
+        ("specialty board", a.specialty_board.address, SPECIALTY_BOARD_NAME),
+        ("medical physicist", a.physicist.address, PHYSICIST_NAME),
+        ("payer", a.payer.address, PAYER_NAME),
+        ("patient", patient.address, f"{PATIENT_NAME}, balance {balance} ETH"),
+        *((p.role.split(",")[0], p.address, p.name) for p in local.physicians),
+    ):
+        story.say(f"  {label:<26} {address}  {name}".rstrip())
 
     # 1. deployment and governance ------------------------------------------------------------
-    before = w3.eth.block_number
-    deployment = deploy_core(governance)
-    records_gov = deployment.records(w3, governance)
-    consent_gov = deployment.consent(w3, governance)
+    story.part("1. Governance")
+    before = story.mark()
+    deployment = deploy(a.governance, manifest_path=None).manifest.deployment()
+    records_gov = deployment.records(w3, a.governance)
+    consent_gov = deployment.consent(w3, a.governance)
+    creds_gov = deployment.credentials(w3, a.governance)
+    preauth_gov = deployment.preauth(w3, a.governance)
     story.step(
-        "governance", "deploys RecordRegistry and ConsentRegistry", story.receipts_since(before),
-        f"RecordRegistry {short(deployment.record_registry)}, ConsentRegistry {short(deployment.consent_registry)}, "
-        f"break-glass window {consent_gov.break_glass_duration() // 3600} h",
+        "governance", "deploys RecordRegistry, ConsentRegistry, CredentialRegistry and PreauthRegistry",
+        story.receipts_since(before),
+        ", ".join(f"{name} {short(address)}" for name, address in deployment.addresses().items()),
+        f"break-glass window {consent_gov.break_glass_duration() // 3600} h; nothing written (no manifest)",
     )  # fmt: skip
-    receipt = records_gov.register_custodian(site.address, GATEWAY_URL)
+    receipt = records_gov.register_custodian(a.site.address, GATEWAY_URL)
     story.step(
         "governance", f"registers {SITE_NAME} as custodian", [receipt],
         f"gateway (public, on chain): {GATEWAY_URL}",
         "its PACS stays private: the gateway answers requesters after checking the chain",
     )  # fmt: skip
-    receipt = consent_gov.grant_role("BREAK_GLASS_ROLE", emergency.address)
+    receipt = consent_gov.grant_role("BREAK_GLASS_ROLE", a.emergency.address)
     story.step("governance", f"gives {EMERGENCY_NAME} the break-glass role", [receipt])
+    before = story.mark()
+    schema_ids = {attr: creds_gov.register_schema(name, True, limit).schema_id for attr, name, limit in SCHEMAS}
+    schemas = DemoSchemas(**schema_ids)
+    schema_names = {schema_ids[attr]: name for attr, name, _ in SCHEMAS}
+    story.step(
+        "governance", "registers the credential schemas", story.receipts_since(before),
+        *(f"schema {schema_ids[attr]}: {name!r}, revocable, at most {limit // DAY} days"
+          for attr, name, limit in SCHEMAS),
+    )  # fmt: skip
+    issuers = (
+        (schemas.license, a.state_board, STATE_BOARD_NAME),
+        (schemas.board_certification, a.specialty_board, SPECIALTY_BOARD_NAME),
+        (schemas.mri_inspection, a.physicist, PHYSICIST_NAME),
+        (schemas.gold_card, a.payer, f"{PAYER_NAME}, for its own gold card"),
+    )
+    before = story.mark()
+    for schema_id, issuer, _ in issuers:
+        creds_gov.authorize_issuer(schema_id, issuer.address)
+    story.step(
+        "governance", "authorizes the issuers, one per schema", story.receipts_since(before),
+        *(f"schema {schema_id}: {name} {short(issuer.address)}" for schema_id, issuer, name in issuers),
+    )  # fmt: skip
+    before = story.mark()
+    payer_index = preauth_gov.register_payer(a.payer.address)
+    story.step("governance", f"registers {PAYER_NAME} as a payer", story.receipts_since(before), f"index {payer_index}")
 
-    # 2. the site registers the patient's records ---------------------------------------------
-    records = deployment.records(w3, site)
+    # 2. issuers attest -------------------------------------------------------------------------
+    story.part("2. Credentials")
+    creds = deployment.credentials(w3)
+    now = creds.now()
+    licensed = (reader, ordering, second)
+    licenses = [document_hash(f"license of {p.name}".encode() + rng.randbytes(16)) for p in licensed]
+    granted = creds.with_sender(a.state_board).attest_batch(
+        schemas.license, [AttestationRequest(p.address, now + YEAR, h) for p, h in zip(licensed, licenses, strict=True)]
+    )
+    reader_license = granted[0]
+    story.step(
+        "state medical board", "attests three medical licenses in one batch (attestBatch)",
+        _receipts(w3, granted[0].tx_hash),
+        *(f"{short(g.uid)}: {p.name.split(' (')[0]} {short(p.address)}, valid until {when(g.valid_until)}"
+          for p, g in zip(licensed, granted, strict=True)),
+        "the license documents stay with the board: the chain holds their SHA-256 (with a nonce)",
+    )  # fmt: skip
+    cert = creds.with_sender(a.specialty_board).attest(reader.address, schemas.board_certification, now + 5 * YEAR)
+    story.step(
+        "specialty board", "attests the reader's board certification in radiology", _receipts(w3, cert.tx_hash),
+        f"{short(cert.uid)}: {short(reader.address)}, valid until {when(cert.valid_until)}",
+    )  # fmt: skip
+    inspection = creds.with_sender(a.physicist).attest(
+        scanner.device_id, schemas.mri_inspection, now + 365 * DAY, data_hash=document_hash(scanner.inspection_report)
+    )
+    story.step(
+        "medical physicist", "attests the MRI scanner's annual inspection", _receipts(w3, inspection.tx_hash),
+        f"subject: device id {short(scanner.device_id)} = keccak256(manufacturer, serial number); the serial number "
+        "stays at the site",
+        f"report SHA-256 {short(inspection.data_hash)}, valid until {when(inspection.valid_until)}",
+    )  # fmt: skip
+    gold = creds.with_sender(a.payer).attest(ordering.address, schemas.gold_card, now + YEAR)
+    story.step(
+        "payer", f"issues its gold card to {ordering.name}", _receipts(w3, gold.tx_hash),
+        f"{short(gold.uid)}: {short(ordering.address)}, valid until {when(gold.valid_until)}",
+    )  # fmt: skip
+
+    # 3. prior authorization ---------------------------------------------------------------------
+    story.part("3. Prior authorization")
+    preauth_payer = deployment.preauth(w3, a.payer)
+    preauth_site = deployment.preauth(w3, a.site)
+    policy = Policy(
+        auto_approval=True, max_units=1, gold_card_schema=schemas.gold_card, required_schemas=(schemas.license,)
+    )
+    before = story.mark()
+    policy_id = preauth_payer.set_policy(MRI_BRAIN, policy)
+    story.step(
+        "payer", f"sets its policy for CPT {MRI_BRAIN} ({MRI_BRAIN_TEXT})", story.receipts_since(before),
+        f"policy #{policy_id}: auto-approval for holders of its gold card (schema {schemas.gold_card}), "
+        f"the state license (schema {schemas.license}) required of every ordering physician, at most "
+        f"{policy.max_units} unit",
+        f"decisions within {policy.standard_decision_seconds // DAY} days (standard), "
+        f"{policy.expedited_decision_seconds // 3600} h (expedited); approvals valid "
+        f"{policy.approval_validity_days} days",
+    )  # fmt: skip
+    case = cases[0]
+    opening_json = case.opening.to_json()
+    story.step(
+        "imaging site", "builds the salted member and clinical commitments (off chain)", None,
+        f"member {short(case.opening.member_commitment)} = keccak256(salt, payer id, member id)",
+        f"clinical {short(case.opening.clinical_commitment)} = keccak256(salt, ICD-10 codes, referral note SHA-256)",
+        f"the opening ({len(opening_json)} bytes of JSON: salts, member {case.member_id}, diagnoses "
+        f"{', '.join(case.diagnoses)}) stays at the site, mode 600; the payer gets it over its PHI channel",
+    )  # fmt: skip
+    signed = preauth_site.sign_order(
+        ordering.signer,
+        order_message(
+            a.site.address, a.payer.address, case.opening.member_commitment, MRI_BRAIN, 1, ordering.address, False,
+            case.opening.clinical_commitment, preauth_site.now() + ORDER_SIGNATURE_SECONDS,
+        ),
+    )  # fmt: skip
+    obstacles = preauth_site.auto_approval_obstacles(signed)
+    story.step(
+        "ordering physician", f"{ordering.name} signs the order offline (EIP-712 OrderAttestation; no ETH)", None,
+        f"the order meets the payer's criteria: CPT {MRI_BRAIN}, 1 unit, for member commitment "
+        f"{short(case.opening.member_commitment)}",
+        f"request id known before sending: {short(preauth_site.order_digest(signed.message))}; "
+        f"obstacles to auto-approval: {'; '.join(obstacles) or 'none'}",
+    )  # fmt: skip
+    before = story.mark()
+    auto_id = preauth_site.request(signed)
+    auto_request = preauth_site.get_request(auto_id)
+    story.step(
+        "imaging site", "requests prior authorization: approved at once", story.receipts_since(before),
+        f"request {short(auto_id)}: {auto_request.status.name}, X12 {auto_request.x12_action_code.value} "
+        f"(certified in total), {auto_request.approved_units} unit, valid until {when(auto_request.expires_at)}",
+        "checked on chain: the physician's license and gold card, the units, the physician's signature",
+    )  # fmt: skip
+    pended_case = cases[1]
+    signed_second = preauth_site.sign_order(
+        second.signer,
+        order_message(
+            a.site.address, a.payer.address, pended_case.opening.member_commitment, MRI_BRAIN, 1, second.address,
+            False, pended_case.opening.clinical_commitment, preauth_site.now() + ORDER_SIGNATURE_SECONDS,
+        ),
+    )  # fmt: skip
+    obstacles = preauth_site.auto_approval_obstacles(signed_second)
+    before = story.mark()
+    pended_id = preauth_site.request(signed_second)
+    pended_request = preauth_site.get_request(pended_id)
+    story.step(
+        "imaging site", f"requests for another member, ordered by {second.name}: pended", story.receipts_since(before),
+        f"the order signed offline by {second.name.split(' (')[0]}, who holds a license but no gold card",
+        f"request {short(pended_id)}: {pended_request.status.name}, X12 {pended_request.x12_action_code.value}, "
+        f"decision due by {when(pended_request.due_at)}",
+        f"why: {'; '.join(obstacles)}",
+    )  # fmt: skip
+    opened = preauth_payer.verify_opening(pended_id, pended_case.opening, first_block)
+    before = story.mark()
+    preauth_payer.approve(pended_id)
+    pended_decided = preauth_payer.get_request(pended_id)
+    story.step(
+        "payer", "opens the commitments off chain and approves the pended request", story.receipts_since(before),
+        f"the site's opening {'opens' if opened else 'does NOT open'} the commitments on chain "
+        f"(member {pended_case.member_id}, {', '.join(pended_case.diagnoses)}: seen by the payer, not the chain)",
+        f"request {short(pended_id)}: {pended_decided.status.name}, X12 {pended_decided.x12_action_code.value}, "
+        f"decided {pended_decided.decided_at - pended_decided.requested_at} s after the request",
+    )  # fmt: skip
+
+    # 4. consent -------------------------------------------------------------------------------
+    story.part("4. Imaging, consent and the teleradiology read")
+    creds_site = deployment.credentials(w3, a.site)
+    equipment = creds_site.equipment_check(scanner.device_id, schemas.mri_inspection)
+    story.step(
+        "imaging site", "checks the scanner's inspection is current before imaging (a view)", None,
+        f"{scanner.manufacturer.split(' (')[0]} {scanner.model}, device {short(scanner.device_id)}: "
+        f"{equipment.status.value}" + (f", until {when(equipment.state.valid_until)}" if equipment.state else ""),
+    )  # fmt: skip
+    records = deployment.records(w3, a.site)
     for record in (study, profile):
         receipt = records.register(record.record_id, patient.address, record.kind, record.content_hash)
         count = f"{len(record.instance_uids)} instances, " if record.instance_uids else ""
@@ -333,17 +578,16 @@ def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print)
             f"content hash {short(record.content_hash)} over {count}{record.size_bytes:,} bytes",
         )  # fmt: skip
 
-    # 3. the patient signs a consent offline, the site relays it ------------------------------
-    consent_site = deployment.consent(w3, site)
+    consent_site = deployment.consent(w3, a.site)
     now = consent_site.now()
-    until = now + CONSENT_DAYS * 86400
+    until = now + CONSENT_DAYS * DAY
     shared = Scope.IMAGES | Scope.REPORTS
     signed_grant = consent_site.sign_grant(
-        patient, patient.address, teleradiology.address, study.record_id, shared, Purpose.TREAT, 0, until
+        patient, patient.address, a.teleradiology.address, study.record_id, shared, Purpose.TREAT, 0, until
     )
     story.step(
         "patient", "signs a consent offline (EIP-712; no ETH, no transaction)", None,
-        f"grantee {TELERADIOLOGY_NAME} {short(teleradiology.address)}: images + reports of the MRI "
+        f"grantee {TELERADIOLOGY_NAME} {short(a.teleradiology.address)}: images + reports of the MRI "
         f"{short(study.record_id)}, purpose TREAT, {CONSENT_DAYS} days",
         f"signature {short(signed_grant.signature)}, valid for relaying for "
         f"{(signed_grant.message['deadline'] - now) // 60} minutes",
@@ -351,12 +595,20 @@ def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print)
     receipt = consent_site.relay(signed_grant)
     story.step("imaging site", "relays the patient's signed consent (grantBySig) and pays the gas", [receipt])
 
-    # 4. the group checks and records its access ----------------------------------------------
-    consent_group = deployment.consent(w3, teleradiology)
+    required = (schemas.license, schemas.board_certification)
+    reader_before = creds_site.verify_reader(reader.address, required)
+    story.step(
+        "imaging site", "verifies the reader before assigning the read (verify_reader, views)", None,
+        f"{reader.name} {short(reader.address)}: {'ok' if reader_before.ok else 'FAILED'}",
+        *_check_lines(schema_names, reader_before),
+    )  # fmt: skip
+
+    consent_group = deployment.consent(w3, a.teleradiology)
     patient_of_study, _ = records.patient_and_custodian_of(study.record_id)  # binding: the record names the patient
-    basis = consent_group.access_basis(patient_of_study, teleradiology.address, study.record_id, shared, Purpose.TREAT)
+    group = a.teleradiology.address
+    basis = consent_group.access_basis(patient_of_study, group, study.record_id, shared, Purpose.TREAT)
     profile_allowed = consent_group.has_access(
-        patient.address, teleradiology.address, profile.record_id, Scope.SAFETY_PROFILE, Purpose.TREAT
+        patient.address, a.teleradiology.address, profile.record_id, Scope.SAFETY_PROFILE, Purpose.TREAT
     )
     story.step(
         "teleradiology group", "checks its access (hasAccess, a view: no transaction)", None,
@@ -364,15 +616,15 @@ def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print)
         f"{'yes' if basis != AccessBasis.NONE else 'no'} ({basis.name})",
         f"safety profile {short(profile.record_id)}: {'yes' if profile_allowed else 'no'} (not in the consent)",
     )  # fmt: skip
-    receipt = consent_group.record_access(teleradiology.address, study.record_id, shared, Purpose.TREAT)
+    receipt = consent_group.record_access(a.teleradiology.address, study.record_id, shared, Purpose.TREAT)
     (event,) = consent_group.events(receipt, "AccessRecorded")
     story.step(
         "teleradiology group", "records its access on the trail (recordAccess)", [receipt],
-        f"AccessRecorded: record {short(study.record_id)}, basis {AccessBasis(event['basis']).name}",
+        f"AccessRecorded: record {short(study.record_id)}, basis {AccessBasis(event['basis']).name}; "
+        f"{reader.name.split(' (')[0]} reads the study",
     )  # fmt: skip
 
-    # 5. break-glass --------------------------------------------------------------------------
-    consent_ed = deployment.consent(w3, emergency)
+    consent_ed = deployment.consent(w3, a.emergency)
     receipt = consent_ed.break_glass(patient.address, BREAK_GLASS_REASON)
     (glass,) = consent_ed.events(receipt, "BreakGlassInvoked")
     story.step(
@@ -380,22 +632,21 @@ def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print)
         f"reason code {BREAK_GLASS_REASON} ({BREAK_GLASS_REASON_TEXT})",
         f"all records of the patient, ETREAT, for {(glass['validUntil'] - consent_ed.now()) // 3600} h, evented",
     )  # fmt: skip
-    receipt = consent_ed.record_access(emergency.address, profile.record_id, Scope.SAFETY_PROFILE, Purpose.ETREAT)
+    receipt = consent_ed.record_access(a.emergency.address, profile.record_id, Scope.SAFETY_PROFILE, Purpose.ETREAT)
     (event,) = consent_ed.events(receipt, "AccessRecorded")
     story.step(
         "emergency department", "records its emergency access to the safety profile", [receipt],
         f"AccessRecorded: record {short(profile.record_id)}, purpose ETREAT, basis {AccessBasis(event['basis']).name}",
     )  # fmt: skip
 
-    # 6. the patient revokes; the group is refused ----------------------------------------------
-    signed_revoke = consent_site.sign_revoke(patient, patient.address, teleradiology.address, study.record_id)
+    signed_revoke = consent_site.sign_revoke(patient, patient.address, a.teleradiology.address, study.record_id)
     story.step(
         "patient", "signs a revocation offline", None,
-        f"the grant of {short(teleradiology.address)} on {short(study.record_id)}",
+        f"the grant of {short(a.teleradiology.address)} on {short(study.record_id)}",
     )  # fmt: skip
     receipt = consent_site.relay(signed_revoke)
     story.step("imaging site", "relays the revocation (revokeBySig)", [receipt])
-    denied = _refused(consent_group, teleradiology.address, study.record_id, shared)
+    denied = _refused(consent_group, a.teleradiology.address, study.record_id, shared)
     story.step(
         "teleradiology group", "tries to record another access: refused before any transaction", None,
         f"{denied.error_name}(patient={short(denied.values['patient'])}, grantee={short(denied.values['grantee'])}, "
@@ -403,22 +654,96 @@ def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print)
         f"purpose={denied.values['purpose']})",
     )  # fmt: skip
 
+    # 5. the claim ------------------------------------------------------------------------------
+    story.part("5. Claim")
+    cid = claim_id(local.claim_file, local.claim_salt)
+    receipt = preauth_site.submit_claim(auto_id, cid, 1, CLAIM_AMOUNT_CENTS)
+    after_claim = preauth_site.get_request(auto_id)
+    story.step(
+        "imaging site", "submits its claim against the authorization", [receipt],
+        f"claim {short(cid)} = keccak256(salt, SHA-256 of the 837 claim file); the file stays at the site",
+        f"1 unit, {dollars(CLAIM_AMOUNT_CENTS)} against request {short(auto_id)}; "
+        f"{after_claim.remaining_units} of {after_claim.approved_units} approved unit(s) left",
+    )  # fmt: skip
+    receipt = preauth_payer.adjudicate_claim(cid, ClaimStatus.PAID)
+    claim = preauth_payer.get_claim(cid)
+    story.step(
+        "payer", "adjudicates the claim: paid", [receipt],
+        f"claim {short(cid)}: {claim.status.name}, paid {dollars(claim.paid_amount)} of {dollars(claim.amount)}",
+    )  # fmt: skip
+
+    # 6. a license is revoked ---------------------------------------------------------------------
+    story.part("6. Disciplinary action")
+    revocation = creds.with_sender(a.state_board).revoke(reader_license.uid, RevocationReason.DISCIPLINARY_ACTION)
+    story.step(
+        "state medical board", f"revokes the reader's license ({reader.name})", _receipts(w3, revocation.tx_hash),
+        f"uid {short(revocation.uid)}, reason {revocation.reason_code} "
+        f"({revocation.reason.name.lower().replace('_', ' ') if revocation.reason else 'other'})",
+    )  # fmt: skip
+    reader_after = creds_site.verify_reader(reader.address, required)
+    story.step(
+        "imaging site", "verifies the reader before assigning the next read: refused", None,
+        f"{reader.name} {short(reader.address)}: {'ok' if reader_after.ok else 'FAILED'}; "
+        f"revoked schema(s) {list(reader_after.revoked)}",
+        *_check_lines(schema_names, reader_after),
+        "the next teleradiology read goes to another radiologist",
+    )  # fmt: skip
+
+    # 7. the auditor's view -----------------------------------------------------------------------
+    story.part("7. The auditor's view")
+    audit = audit_summary(w3, deployment)
+    for line in audit.splitlines():
+        story.say(f"  {line}".rstrip())
+
+    accounts = DemoAccounts(
+        a.governance.address, a.site.address, a.teleradiology.address, a.emergency.address, patient.address,
+        a.state_board.address, a.specialty_board.address, a.physicist.address, a.payer.address,
+        *(Web3.to_checksum_address(p.address) for p in local.physicians),
+    )  # fmt: skip
     result = DemoResult(
         w3=w3,
         deployment=deployment,
-        accounts=DemoAccounts(
-            governance.address, site.address, teleradiology.address, emergency.address, patient.address
-        ),
+        accounts=accounts,
         site=local,
         steps=story.steps,
+        schemas=schemas,
+        reader_license_uid=reader_license.uid,
+        license_revocation=revocation,
+        equipment=equipment,
+        reader_before=reader_before,
+        reader_after=reader_after,
+        auto_request=auto_request,
+        pended_request=pended_request,
+        pended_decided=pended_decided,
+        claim=claim,
         denied=denied,
+        audit=audit,
         patient_balance=int(w3.eth.get_balance(patient.address)),
         patient_transactions=int(w3.eth.get_transaction_count(patient.address)),
         first_block=first_block,
         last_block=w3.eth.block_number,
     )
-    _summary(story, result, records, consent_site)
+    _summary(story, result, records, consent_site, creds_site, preauth_site)
     return result
+
+
+def _receipts(w3: Web3, tx_hash: str) -> list[TxReceipt]:
+    return [w3.eth.get_transaction_receipt(tx_hash)]  # type: ignore[arg-type]
+
+
+def _check_lines(names: dict[int, str], result: ReaderVerification) -> list[str]:
+    lines = []
+    for check in result.checks:
+        name = names[check.schema_id]
+        state = check.state
+        if state is None:
+            status = check.status.value
+        elif state.revoked_at:
+            status = f"{check.status.value.upper()} at {when(state.revoked_at)}"
+        else:
+            status = f"{check.status.value}, until {when(state.valid_until)}"
+        lines.append(f"schema {check.schema_id} {name!r}: {status}")
+    return lines
 
 
 def _refused(consent: ConsentRegistryClient, grantee: str, rid: bytes, scopes: Scope) -> errors.ContractError:
@@ -429,37 +754,71 @@ def _refused(consent: ConsentRegistryClient, grantee: str, rid: bytes, scopes: S
     raise errors.RadledgerError("the demo expected AccessDenied after the revocation, but the access was recorded")
 
 
-def _summary(story: _Story, result: DemoResult, records: RecordRegistryClient, consent: ConsentRegistryClient) -> None:
+def _summary(
+    story: _Story,
+    result: DemoResult,
+    records: RecordRegistryClient,
+    consent: ConsentRegistryClient,
+    creds: CredentialRegistryClient,
+    preauth: PreauthRegistryClient,
+) -> None:
     w3 = result.w3
-    logs = sum(len(r["logs"]) for r in story.receipts_since(result.first_block))
+    site = result.site
+    logs = sum(len(r["logs"]) for r in story.receipts)
     transactions = len(result.tx_hashes)
-    study, profile = result.site.records
+    study, profile = site.records
     grant = consent.get_grant(result.accounts.patient, result.accounts.teleradiology, study.record_id)
     say = story.say
-    say()
+    story.part("Summary")
     say(f"Total: {transactions} transactions, {result.total_gas:,} gas, {logs} events. The patient's account holds "
         f"{result.patient_balance} ETH and sent {result.patient_transactions} transactions: its two signatures were "
-        "relayed by the site.")  # fmt: skip
+        "relayed by the site; the ordering physicians' signatures went in the site's requests.")  # fmt: skip
     say()
     say("What the chain holds (public, tamper-evident):")
-    say(
-        f"  - a custodian and the public URL of its gateway ({records.get_custodian(result.accounts.site).gateway_url})"
-    )
-    for record in result.site.records:
+    gateway = records.get_custodian(result.accounts.site).gateway_url
+    say(f"  - a custodian and the public URL of its gateway ({gateway})")
+    for record in site.records:
         on_chain = records.get_record(record.record_id)
         say(f"  - record {short(record.record_id)}: patient {short(on_chain.patient)}, {on_chain.kind.name}, "
             f"version {on_chain.version}, content hash {short(on_chain.content_hash)}")  # fmt: skip
     say(f"  - the group's grant slot: scopes {int(grant.scopes)} (revoked), version {grant.version}")
-    say("  - the trail: RecordRegistered, ConsentGranted, AccessRecorded, BreakGlassInvoked, ConsentRevoked events")
-    say("  pseudonymous addresses, salted record ids and content hashes: no name, no UID, no file, no diagnosis")
+    revocation = result.license_revocation
+    state = creds.get_attestation(revocation.uid)
+    say(f"  - {creds.schema_count()} credential schemas and their issuers; attestations about physicians' "
+        "addresses and a device id, documents only by SHA-256")  # fmt: skip
+    say(f"  - the reader's license {short(revocation.uid)} revoked at {when(state.revoked_at)} "
+        f"(reason {revocation.reason_code}, in the event)")  # fmt: skip
+    for request in (result.auto_request, result.pended_decided):
+        now = preauth.get_request(request.request_id)
+        say(f"  - prior authorization {short(request.request_id)}: CPT {MRI_BRAIN}, {now.status.name} "
+            f"(X12 {now.x12_action_code.value}), {now.approved_units} unit approved, {now.used_units} used; "
+            "salted member and clinical commitments")  # fmt: skip
+    say(f"  - claim {short(result.claim.claim_id)}: {result.claim.units} unit, {dollars(result.claim.amount)}, "
+        f"{result.claim.status.name}")  # fmt: skip
+    say(
+        "  - the trail: RecordRegistered, ConsentGranted, AccessRecorded, BreakGlassInvoked, ConsentRevoked, "
+        "CredentialAttested, CredentialRevoked,"
+    )
+    say("    PreauthRequested, PreauthDecided, ClaimSubmitted, ClaimAdjudicated events")
+    say("  pseudonymous addresses, salted ids and commitments, content hashes: no name, no UID, no file, no member "
+        "id, no diagnosis, no serial number")  # fmt: skip
     say()
-    say(f"What stayed at {result.site.site_name}:")
+    say(f"What stayed at {site.site_name}:")
     say("  - the site salt (secret) and the map from UIDs to record ids:")
-    for record in result.site.records:
+    for record in site.records:
         say(f"      {record.uid} -> {short(record.record_id)}")
     say(f"  - {len(study.instance_uids)} SOP instance UIDs and {len(study.local_paths) + len(profile.local_paths)} "
         f"files ({study.size_bytes + profile.size_bytes:,} bytes) under {PACS_STORAGE}")  # fmt: skip
-    say(f"  - the patient's identity ({result.site.patient_name}, {result.site.patient_mrn}) and the allergy itself")
-    say(f"  - the PACS ({result.site.pacs_url}), reachable only through the gateway")
+    say(f"  - the patient's identity ({site.patient_name}, {site.patient_mrn}) and the allergy itself")
+    for case, request in zip(site.cases, (result.auto_request, result.pended_request), strict=True):
+        say(f"  - the opening of {short(request.request_id)}: member {case.member_id}, diagnoses "
+            f"{', '.join(case.diagnoses)}, the salts and the referral note")  # fmt: skip
+    say(f"  - the claim file (837, {len(site.claim_file)} bytes) and its salt")
+    say("  - the physicians' identities (their addresses are the credential subjects on chain):")
+    for physician in site.physicians:
+        say(f"      {physician.name}, {physician.role} -> {short(physician.address)}")
+    say(f"  - the scanner's serial number ({site.scanner.manufacturer.split(' (')[0]} {site.scanner.model}, "
+        f"{site.scanner.serial}) in the equipment inventory")  # fmt: skip
+    say(f"  - the PACS ({site.pacs_url}), reachable only through the gateway")
     say()
     say(f"chain id {w3.eth.chain_id}, blocks {result.first_block + 1} to {result.last_block}")

@@ -91,26 +91,38 @@ class AnvilNode:
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())["result"]
 
-    def stop(self) -> None:
-        """SIGTERM to the node's process group (anvil dumps its state), SIGKILL if it lingers."""
+    def stop(self, crash: bool = False) -> None:
+        """SIGTERM to the node's process group (anvil dumps its state), SIGKILL if it lingers.
+
+        `crash`: SIGKILL at once, so nothing is written (a node that dies). The whole group is
+        signalled: node_modules/.bin/anvil is a wrapper that runs the real binary as a child.
+        """
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        # Without a state file there is nothing to write: no need for a graceful exit.
-        os.killpg(process.pid, signal.SIGTERM if self.state is not None else signal.SIGKILL)
+        graceful = self.state is not None and not crash  # without a state file there is nothing to write
+        self._signal_group(process.pid, signal.SIGTERM if graceful else signal.SIGKILL)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            self._signal_group(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
         # The wrapper may exit before the binary has written its state: wait for the group to go.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
+            if not self._signal_group(process.pid, 0):
                 return
             time.sleep(0.05)
+        self._signal_group(process.pid, signal.SIGKILL)
+
+    @staticmethod
+    def _signal_group(pgid: int, sig: int) -> bool:
+        """Signal the process group `pgid` (the node's own session); False when it is gone."""
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return False
+        return True
 
     def w3(self) -> Web3:
         return connect(self.url, expected_chain_id=CHAIN_ID)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from radledger import errors
+from radledger.cli import main
 from radledger.deploy import deploy, plan_deployment
 from radledger.errors import ConfigurationError
 from radledger.manifest import load_manifest, manifest_path
@@ -166,3 +167,19 @@ def test_a_setup_step_the_deployer_may_no_longer_do_raises_the_decoded_error(anv
         deploy(deployer, manifest_path=path, network="anvil", setup=late)
     assert exc.value.args == (deployer.address, bytes(32))
     assert path.read_bytes() == recorded  # refused before sending: the manifest still tells the truth
+
+
+def test_the_deployer_key_can_come_from_an_encrypted_keystore(
+    anvil: AnvilNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keystore = dev_key(8).to_keystore(tmp_path / "deployer.json", "correct horse battery staple")
+    monkeypatch.setenv("ANVIL_RPC_URL", anvil.url)
+    monkeypatch.delenv("RADLEDGER_DEPLOYER_KEY", raising=False)
+    monkeypatch.setenv("RADLEDGER_KEYSTORE_PASSWORD", "correct horse battery staple")
+    args = ["deploy", "--network", "anvil", "--networks", str(ROOT / "networks.toml"), "--dry-run", "--json"]
+    assert main([*args, "--keystore", str(keystore)]) == 0
+    assert json.loads(capsys.readouterr().out)["deployer"] == dev_key(8).address
+
+    monkeypatch.setenv("RADLEDGER_KEYSTORE_PASSWORD", "wrong")
+    assert main([*args, "--keystore", str(keystore)]) == 1
+    assert "wrong password" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
@@ -74,12 +73,10 @@ def test_a_chain_that_was_reset_under_a_manifest_is_refused(own_anvil: AnvilNode
     own_anvil.start()
     path = manifest_path(tmp_path, CHAIN_ID)
     deploy(own_anvil.transactor(0), manifest_path=path, network="anvil")
-    process = own_anvil.process
-    assert process is not None
-    process.send_signal(signal.SIGKILL)  # no state written: the chain is gone
-    own_anvil.stop()
-    own_anvil.state.unlink(missing_ok=True)  # type: ignore[union-attr]
+    own_anvil.stop(crash=True)  # SIGKILL: no state written, the chain is gone
+    assert own_anvil.state is not None and not own_anvil.state.exists()
     own_anvil.start()
+    assert own_anvil.w3().eth.block_number == 0
     with pytest.raises(ConfigurationError, match="was the chain reset"):
         deploy(own_anvil.transactor(0), manifest_path=path, network="anvil")
 

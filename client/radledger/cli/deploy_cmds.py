@@ -65,6 +65,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="print each transaction with its gas and cost; send nothing")
     add_signer_options(p)
     p.set_defaults(key_env=None)  # the network's key_env unless given
+    for action in p._actions:
+        if action.dest == "key_env":
+            action.help = "environment variable holding the deployer's key (default: the network's key_env, else "
+            action.help += "RADLEDGER_DEPLOYER_KEY)"
     add_json_option(p)
     set_handler(p, run_deploy)
 
