@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from web3 import Web3
+from web3.providers.base import BaseProvider
 
 from radledger import errors
 from radledger.audit import AuditIndex, AuditTarget, sync
 from radledger.audit import syncer as sync_module
 from radledger.audit.decoding import EventDecoder, RawLog
-from radledger.audit.ranges import RangePlanner, Refusal, RefusalKind, classify_refusal
-from radledger.audit.sources import InProcessLogSource, LogBatch
+from radledger.audit.ranges import RangePlanner, RangeRefused, Refusal, RefusalKind, classify_refusal
+from radledger.audit.sources import InProcessLogSource, LogBatch, RpcLogSource
 from radledger.chain import time_travel
 from radledger.consent import WILDCARD
 from radledger.deploy import Deployment
@@ -312,3 +313,39 @@ def test_a_single_block_refused_is_an_error() -> None:
     planner = RangePlanner()
     with pytest.raises(errors.ChainError):
         planner.refused(Refusal(RefusalKind.RESULTS, "query returned more than 10000 results"), 1)
+
+
+class ScriptedProvider(BaseProvider):
+    """Answers JSON-RPC calls from a script, recording what was asked."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        self.asked.append(str(method))
+        return self.answers.pop(0)
+
+
+def test_rate_limits_are_waited_out_and_other_errors_are_not_retried() -> None:
+    limited = {"jsonrpc": "2.0", "id": 1, "error": {"code": 429, "message": "Too Many Requests"}}
+    provider = ScriptedProvider([limited, limited, {"jsonrpc": "2.0", "id": 1, "result": "0x2a"}])
+    pauses: list[float] = []
+    source = RpcLogSource(Web3(provider), backoff=0.5, sleep=pauses.append)
+    assert source.head() == 42 and pauses == [0.5, 1.0] and source.calls == 3
+    refused = {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "exceed maximum block range: 100"}}
+    source = RpcLogSource(Web3(ScriptedProvider([refused])))
+    with pytest.raises(RangeRefused) as exc:
+        source.fetch(0, 500, ["0x" + "11" * 20])
+    assert (exc.value.refusal.kind, exc.value.refusal.max_blocks, exc.value.start, exc.value.end) == (
+        RefusalKind.RANGE,
+        100,
+        0,
+        500,
+    )
+    broken = {"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "invalid argument 0"}}
+    provider = ScriptedProvider([broken])
+    with pytest.raises(errors.ChainError, match="invalid argument 0"):
+        RpcLogSource(Web3(provider)).fetch(0, 5, ["0x" + "11" * 20])
+    assert provider.asked == ["eth_getLogs"]

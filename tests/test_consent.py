@@ -363,9 +363,11 @@ def test_an_expired_guardian_is_refused_but_its_grants_stay(
     guardian, grantee = actors.guardian.address, actors.grantee.address
     until = as_patient.now() + 10
     as_patient.set_guardian(guardian, until)
-    as_guardian.grant(patient, grantee, rid, IMAGES, TREAT)
-    travel_to(w3, until - 1)
-    assert as_guardian.is_guardian(patient, guardian)
+    travel_to(w3, until - 2)
+    as_guardian.grant(patient, grantee, rid, IMAGES, TREAT)  # runs at until - 1: the last second
+    assert as_guardian.is_guardian(patient, guardian)  # the view, at until - 1
+    with pytest.raises(errors.NotPatientOrGuardian):
+        as_guardian.revoke(patient, grantee, rid)  # would run at until: too late
     travel_to(w3, until)
     assert not as_guardian.is_guardian(patient, guardian)
     assert as_guardian.get_guardian(patient, guardian) == Guardian(patient, guardian, until, 1)

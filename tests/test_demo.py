@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import runpy
+from typing import Any
 
 import pytest
 
 from radledger import errors
 from radledger.cli import main
 from radledger.consent import ConsentRegistryClient
+from radledger.contract import ContractClient
 from radledger.credentials import CredentialRegistryClient, device_id, subject_id
 from radledger.demo import CLAIM_AMOUNT_CENTS, DemoResult, run_demo
 from radledger.demo_data import MRI_BRAIN, PAYER_ID
@@ -58,11 +60,11 @@ def preauth_of(demo: DemoResult) -> PreauthRegistryClient:
     return demo.deployment.preauth(demo.w3)
 
 
-def events_of(demo: DemoResult, client: object, step_prefix: str, event: str) -> list[dict[str, object]]:
+def events_of(demo: DemoResult, client: ContractClient, step_prefix: str, event: str) -> list[dict[str, Any]]:
     out = []
     for tx_hash in demo.step(step_prefix).tx_hashes:
         receipt = demo.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        out += client.events(receipt, event)  # type: ignore[attr-defined]
+        out += client.events(receipt, event)
     return out
 
 
@@ -157,7 +159,7 @@ def test_the_gold_carded_order_was_approved_at_once_as_x12_a1(demo: DemoResult) 
         demo.accounts.site, demo.accounts.payer, 1, 1
     )  # fmt: skip
     (requested,) = events_of(demo, preauth, "requests prior authorization", "PreauthRequested")
-    assert (requested["physician"], bytes(requested["procedure"])) == (  # type: ignore[arg-type]
+    assert (requested["physician"], bytes(requested["procedure"])) == (
         demo.accounts.ordering_physician, procedure_code(MRI_BRAIN)
     )  # fmt: skip
     decided = events_of(demo, preauth, "requests prior authorization", "PreauthDecided")
@@ -291,7 +293,7 @@ def test_the_consent_was_granted_and_revoked_by_the_patients_signatures(demo: De
     ]
     relay = demo.w3.eth.get_transaction_receipt(demo.step("relays the patient's signed consent").tx_hashes[0])  # type: ignore[arg-type]
     relayed_at = demo.w3.eth.get_block(relay["blockNumber"])["timestamp"]
-    assert 29 * 86400 < granted[0]["validUntil"] - relayed_at <= 30 * 86400  # type: ignore[operator]
+    assert 29 * 86400 < granted[0]["validUntil"] - relayed_at <= 30 * 86400
     assert [e["actor"] for e in revoked] == [demo.accounts.patient]
 
 

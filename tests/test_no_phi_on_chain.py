@@ -1,71 +1,26 @@
 """No plain identifier of the demo reaches the chain (DESIGN.md principle 1).
 
-After the demo, every transaction input and every log (topics and data) of its chain is
-searched for each identifier the site kept local (StudyInstanceUIDs, SOP Instance UIDs, the
-synthetic patient's name and MRN, the PACS URL and the file paths), as UTF-8 bytes, as hex
-text, as an unsalted hash (keccak256 and SHA-256: a hash of a known value is a leak too) and,
-for 2.25 UIDs, as the UUID's 16 bytes. The salted record ids must be found: proof that the
-scan sees the data.
+After the demo, every transaction input and every log (topics and data) of its chain is searched
+for each identifier the site kept local (StudyInstanceUIDs, SOP Instance UIDs, the synthetic
+patient's name and MRN, the PACS URL and the file paths, the physicians' names, the scanner's
+serial number, the members' ids and their ICD-10 codes) in every form of :mod:`tests.phi_scan`:
+as written and canonical, as hex text, hashed without a salt (keccak-256, SHA-256, keccak-256 of the
+ABI encoding: a hash of a known value is a leak too) and, for 2.25 UIDs, as the UUID's 16 bytes;
+and for the unsalted hashes of each member with its payer and of each request's list of codes.
+What the chain must show is found: the salted record ids, the commitments, the device id (proof that
+the scan sees the data).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import pytest
 from eth_utils import keccak
 
 from radledger.demo import DemoResult, run_demo
-
-
-@dataclass(frozen=True)
-class Haystack:
-    where: str
-    data: bytes
-    tx_hash: str = ""
-
-
-def chain_data(demo: DemoResult) -> list[Haystack]:
-    """Every transaction input and every log topic and data of the demo's chain."""
-    w3 = demo.w3
-    out: list[Haystack] = []
-    for number in range(0, w3.eth.block_number + 1):
-        for hash_bytes in w3.eth.get_block(number)["transactions"]:
-            tx = w3.eth.get_transaction(hash_bytes)  # type: ignore[arg-type]
-            tx_hash = tx["hash"].to_0x_hex()
-            out.append(Haystack(f"input of {tx_hash}", bytes(tx["input"]), tx_hash))
-            for log in w3.eth.get_transaction_receipt(tx["hash"])["logs"]:
-                where = f"log {log['logIndex']} of {tx_hash}"
-                out += [Haystack(f"{where} topic", bytes(topic), tx_hash) for topic in log["topics"]]
-                out.append(Haystack(f"{where} data", bytes(log["data"]), tx_hash))
-    return out
-
-
-def encodings(identifier: str) -> dict[str, bytes]:
-    """The forms in which `identifier` could leak."""
-    raw = identifier.encode("utf-8")
-    forms = {
-        "utf-8": raw,
-        "hex text": raw.hex().encode(),
-        "keccak256": keccak(raw),
-        "sha256": hashlib.sha256(raw).digest(),
-    }
-    if identifier.startswith("2.25.") and identifier[5:].isdigit():
-        forms["uuid bytes"] = int(identifier[5:]).to_bytes(16, "big")
-    return forms
-
-
-def leaks(identifiers: list[str], haystacks: list[Haystack]) -> list[tuple[str, str, str]]:
-    """(identifier, encoding, where) for every occurrence, byte-aligned or shifted by a nibble."""
-    found = []
-    for haystack in haystacks:
-        data, as_hex = haystack.data.lower(), haystack.data.hex()
-        for identifier in identifiers:
-            for name, needle in encodings(identifier).items():
-                if needle.lower() in data or needle.hex() in as_hex:
-                    found.append((identifier, name, haystack.where))
-    return found
+from radledger.demo_data import PAYER_ID
+from tests.phi_scan import Haystack, chain_haystacks, combined_forms, encodings, leaks
 
 
 @pytest.fixture(scope="module")
@@ -75,30 +30,55 @@ def demo() -> DemoResult:
 
 @pytest.fixture(scope="module")
 def haystacks(demo: DemoResult) -> list[Haystack]:
-    return chain_data(demo)
+    return chain_haystacks(demo.w3)
 
 
 def test_the_demo_used_every_kind_of_plain_identifier(demo: DemoResult) -> None:
-    identifiers = demo.site.plain_identifiers()
-    study, profile = demo.site.records
-    assert demo.site.patient_name in identifiers and demo.site.patient_mrn in identifiers
+    site = demo.site
+    identifiers = site.plain_identifiers()
+    study, profile = site.records
+    assert site.patient_name in identifiers and site.patient_mrn in identifiers
     assert {study.uid, profile.uid, *study.instance_uids, *study.local_paths, *profile.local_paths} <= set(identifiers)
-    assert demo.site.pacs_url in identifiers
-    assert len(identifiers) >= 2 + 1 + 2 + 12 + 13
+    assert site.pacs_url in identifiers
+    assert {p.name for p in site.physicians} <= set(identifiers) and len(site.physicians) == 3
+    assert site.scanner.serial in identifiers
+    members = {case.member_id for case in site.cases}
+    codes = {code for case in site.cases for code in case.diagnoses}
+    assert members <= set(identifiers) and len(members) == 2
+    assert codes <= set(identifiers) and len(codes) == 4
+    assert len(identifiers) == 2 + 1 + 2 + 2 + 12 + 13 + 3 + 1 + 2 + 4
 
 
 def test_no_plain_identifier_appears_in_any_transaction_input_or_log(
     demo: DemoResult, haystacks: list[Haystack]
 ) -> None:
-    assert leaks(list(demo.site.plain_identifiers()), haystacks) == []
+    assert leaks(demo.site.plain_identifiers(), haystacks) == []
 
 
-def test_the_scan_sees_the_record_ids_and_the_patient_on_chain(demo: DemoResult, haystacks: list[Haystack]) -> None:
+def test_no_unsalted_hash_of_a_member_with_its_payer_or_of_a_list_of_codes_appears(
+    demo: DemoResult, haystacks: list[Haystack]
+) -> None:
+    needles = {
+        f"{case.member_id} with {case.diagnoses}": combined_forms(PAYER_ID, case.member_id, case.diagnoses)
+        for case in demo.site.cases
+    }
+    assert leaks(needles, haystacks) == []
+
+
+def test_the_scan_sees_what_the_chain_must_show(demo: DemoResult, haystacks: list[Haystack]) -> None:
+    def places(value: bytes) -> list[str]:
+        return [h.where for h in haystacks if value in h.data]
+
     for record in demo.site.records:
-        hits = [h.where for h in haystacks if record.record_id in h.data]
+        hits = places(record.record_id)
         assert any("topic" in where for where in hits) and any("input" in where for where in hits)
-    patient = bytes.fromhex(demo.accounts.patient[2:])
-    assert any(patient in h.data for h in haystacks)
+    for case in demo.site.cases:  # the commitments, in the request's calldata and in its event
+        for commitment in (case.opening.member_commitment, case.opening.clinical_commitment):
+            hits = places(commitment)
+            assert any("input" in where for where in hits) and any("log" in where for where in hits)
+    assert places(demo.site.scanner.device_id)
+    for address in (demo.accounts.patient, demo.accounts.reader, demo.accounts.ordering_physician):
+        assert places(bytes.fromhex(address[2:]))
     assert {h.tx_hash for h in haystacks} == set(demo.tx_hashes)  # every transaction of the chain was scanned
 
 
@@ -116,3 +96,16 @@ def test_the_scan_finds_an_identifier_planted_in_any_encoding(demo: DemoResult) 
     found = {where for _, _, where in leaks([uid], planted)}
     assert found == {h.where for h in planted}
     assert leaks([uid], [Haystack("salted", demo.site.records[0].record_id)]) == []
+
+
+def test_the_scan_finds_a_code_hashed_in_its_canonical_form_and_a_serial_in_lower_case(demo: DemoResult) -> None:
+    code = demo.site.cases[0].diagnoses[0]  # as written, with its dot: G43.909
+    serial = demo.site.scanner.serial
+    planted = [
+        Haystack("canonical keccak", keccak(code.replace(".", "").encode())),
+        Haystack("serial lower case", b"device " + serial.lower().encode()),
+        Haystack("serial sha256", hashlib.sha256(serial.encode()).digest()),
+    ]
+    assert "." in code and set(encodings(code)) > {"canonical keccak256"}
+    found = {(label, where) for label, _, where in leaks([code, serial], planted)}
+    assert found == {(code, "canonical keccak"), (serial, "serial lower case"), (serial, "serial sha256")}

@@ -8,6 +8,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from radledger import errors
+from radledger.chain import time_travel
 from radledger.deploy import Deployment
 from radledger.models import Custodian, Record, RecordKind
 from radledger.records import RecordRegistryClient, new_site_salt, record_id
@@ -427,3 +428,20 @@ def test_views_read_without_a_signer(deployment: Deployment, w3: Web3, actors: A
     assert reader.custodian_count() == 2
     with pytest.raises(errors.SignerError):
         reader.amend(rid, content_hash("x"))
+
+
+# ------------------------------------------------------------------------- isolation
+
+_STARTING_POINTS: list[tuple[int, int]] = []
+
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_each_test_starts_from_the_same_chain_state(
+    w3: Web3, records: RecordRegistryClient, actors: Actors, run: int
+) -> None:
+    """The `w3` fixture reverts what a test did: same block, same time, same records next time."""
+    _STARTING_POINTS.append((w3.eth.block_number, records.now()))
+    assert len(set(_STARTING_POINTS)) == 1
+    rid = register_record(records, actors.patient_signer.address, "isolation probe")  # twice would revert
+    assert records.get_record(rid).version == 1
+    time_travel(w3, 10_000)

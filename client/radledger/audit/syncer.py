@@ -39,6 +39,8 @@ DEFAULT_CONFIRMATIONS = 12
 IN_PROCESS_CHUNK = 500
 """Blocks per stored range on the in-process chain (its checkpoint granularity)."""
 MAX_REORG_PASSES = 20
+HEAD_LAG_PAUSE = 0.5
+"""Seconds to wait when a node says a range lies beyond its head although nothing was reorganised."""
 
 
 @dataclass
@@ -116,6 +118,8 @@ def sync(
         elif finished:
             report.to_block = max(report.to_block, last)
             break
+        else:  # the node answered from behind its own head (a lagging replica): give it a moment
+            time.sleep(HEAD_LAG_PAUSE)
     else:  # pragma: no cover - a node reorganising without end
         raise ChainError(f"the chain kept changing under the index ({MAX_REORG_PASSES} passes)")
     report.refusals = planner.refusals

@@ -1,4 +1,5 @@
-"""`radledger demo`: the consent story on the embedded in-process chain (synthetic data only)."""
+"""`radledger demo`: consent, credentials, prior authorization, claims and an auditor's view on the embedded
+in-process chain (synthetic data only)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def register(subparsers: Any) -> None:
     parser = add_parser(
         subparsers,
         "demo",
-        "run the consent story on an in-process chain: nothing to install, synthetic data only",
+        "run the whole story (consent, credentials, prior authorization, claims, audit) on an in-process chain: "
+        "nothing to install, synthetic data only",
     )
     parser.add_argument("--seed", type=int, help="repeat the same synthetic identifiers and keys")
     parser.add_argument("--json", action="store_true", help="print the steps as JSON instead of the story")
