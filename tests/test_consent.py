@@ -275,6 +275,20 @@ def test_revoke_all_revokes_every_active_grant_of_a_grantee(
         assert not as_patient.has_access(patient, grantee, record, IMAGES, TREAT)
 
 
+def test_has_access_says_no_to_empty_or_unknown_bits(
+    as_patient: ConsentRegistryClient, as_emergency: ConsentRegistryClient, patient: str, actors: Actors, rid: bytes
+) -> None:
+    """Past the client's checks, the contract itself answers no for 0 and for bits it does not know."""
+    emergency = actors.emergency.address
+    as_patient.grant(patient, emergency, WILDCARD, ALL_SCOPES, Purpose.ALL)
+    as_emergency.break_glass(patient, 5)
+    views = as_patient.contract.functions
+    assert views.hasAccess(patient, emergency, rid, int(IMAGES), int(ETREAT)).call()
+    for scopes, purposes in ((0, ETREAT), (IMAGES, 0), (8, ETREAT), (9, TREAT), (ALL_SCOPES, 32), (IMAGES, 33)):
+        assert views.hasAccess(patient, emergency, rid, int(scopes), int(purposes)).call() is False
+        assert views.accessBasis(patient, emergency, rid, int(scopes), int(purposes)).call() == AccessBasis.NONE
+
+
 # ---------------------------------------------------------------------- validity windows
 
 

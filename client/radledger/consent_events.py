@@ -63,7 +63,7 @@ class ConsentEvent:
 
 def _event_abis() -> dict[bytes, dict[str, Any]]:
     abi = load_artifact("ConsentRegistry").abi
-    return {bytes(event_abi_to_log_topic(e)): e for e in abi if e.get("type") == "event"}
+    return {bytes(event_abi_to_log_topic(e)): e for e in abi if e.get("type") == "event"}  # type: ignore[arg-type]
 
 
 def _normalize(kind: str, value: Any) -> Any:

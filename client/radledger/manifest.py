@@ -298,6 +298,7 @@ def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # a manifest is public information (mkstemp makes 0600)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
