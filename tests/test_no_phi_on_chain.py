@@ -3,10 +3,12 @@
 After the demo, every transaction input and every log (topics and data) of its chain is searched
 for each identifier the site kept local (StudyInstanceUIDs, SOP Instance UIDs, the synthetic
 patient's name and MRN, the PACS URL and the file paths, the physicians' names, the scanner's
-serial number, the members' ids and their ICD-10 codes) in every form of :mod:`tests.phi_scan`:
-as written and canonical, as hex text, hashed without a salt (keccak-256, SHA-256, keccak-256 of the
-ABI encoding: a hash of a known value is a leak too) and, for 2.25 UIDs, as the UUID's 16 bytes;
-and for the unsalted hashes of each member with its payer and of each request's list of codes.
+serial number, the members' ids and their ICD-10 codes: those of each request and those the site
+sent later, with more information or an appeal) in every form of :mod:`tests.phi_scan`: as written
+and canonical, as hex text, hashed without a salt (keccak-256, SHA-256, keccak-256 of the ABI
+encoding: a hash of a known value is a leak too) and, for 2.25 UIDs, as the UUID's 16 bytes; and
+for the unsalted hashes of each member with its payer and of each list of codes a clinical
+commitment covers.
 What the chain must show is found: the salted record ids, the commitments, the device id (proof that
 the scan sees the data).
 """
@@ -44,9 +46,12 @@ def test_the_demo_used_every_kind_of_plain_identifier(demo: DemoResult) -> None:
     assert site.scanner.serial in identifiers
     members = {case.member_id for case in site.cases}
     codes = {code for case in site.cases for code in case.diagnoses}
-    assert members <= set(identifiers) and len(members) == 2
-    assert codes <= set(identifiers) and len(codes) == 4
-    assert len(identifiers) == 2 + 1 + 2 + 2 + 12 + 13 + 3 + 1 + 2 + 4
+    assert members <= set(identifiers) and len(members) == 3
+    assert codes <= set(identifiers) and len(codes) == 7
+    # every code a clinical commitment covers (the request's, the information's, the appeal's) is a case's code
+    committed = {code for case in site.cases for clinical in case.opening.clinical for code in clinical.diagnoses}
+    assert committed == {code.replace(".", "") for code in codes}
+    assert len(identifiers) == 2 + 1 + 2 + 2 + 12 + 13 + 3 + 1 + 3 + 7
 
 
 def test_no_plain_identifier_appears_in_any_transaction_input_or_log(
@@ -59,9 +64,13 @@ def test_no_unsalted_hash_of_a_member_with_its_payer_or_of_a_list_of_codes_appea
     demo: DemoResult, haystacks: list[Haystack]
 ) -> None:
     needles = {
-        f"{case.member_id} with {case.diagnoses}": combined_forms(PAYER_ID, case.member_id, case.diagnoses)
+        f"{case.member_id} with {codes}": combined_forms(PAYER_ID, case.member_id, codes)
         for case in demo.site.cases
+        for codes in {tuple(sorted(c.replace(".", "") for c in case.diagnoses))}
+        | {clinical.diagnoses for clinical in case.opening.clinical}
     }
+    # all codes of each case, and each clinical commitment's: the request's, then more information (one code more)
+    assert len(needles) == 1 + 2 + 1
     assert leaks(needles, haystacks) == []
 
 
@@ -72,8 +81,8 @@ def test_the_scan_sees_what_the_chain_must_show(demo: DemoResult, haystacks: lis
     for record in demo.site.records:
         hits = places(record.record_id)
         assert any("topic" in where for where in hits) and any("input" in where for where in hits)
-    for case in demo.site.cases:  # the commitments, in the request's calldata and in its event
-        for commitment in (case.opening.member_commitment, case.opening.clinical_commitment):
+    for case in demo.site.cases:  # the commitments, in the calldata and the event of the request, information, appeal
+        for commitment in (case.opening.member_commitment, *case.clinical_commitments):
             hits = places(commitment)
             assert any("input" in where for where in hits) and any("log" in where for where in hits)
     assert places(demo.site.scanner.device_id)

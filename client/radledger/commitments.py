@@ -27,7 +27,6 @@ Openings hold PHI: they are written readable by their owner only.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterable
@@ -41,6 +40,7 @@ from eth_utils import keccak
 from radledger import validation
 from radledger.credentials import document_hash
 from radledger.errors import ValidationError
+from radledger.files import write_private
 
 MEMBER_TAG = "radledger member v1"
 CLINICAL_TAG = "radledger clinical v1"
@@ -239,12 +239,7 @@ class Opening:
 
     def save(self, path: Path | str) -> Path:
         """Write the opening readable by its owner only (it holds PHI)."""
-        target = Path(path)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(self.to_json() + "\n")
-        target.chmod(0o600)
-        return target
+        return write_private(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: Path | str) -> Opening:

@@ -27,8 +27,11 @@ class ContractClient:
         address: str,
         transactor: Transactor | None = None,
         artifact: Artifact | None = None,
+        start_block: int = 0,
     ) -> None:
         self.w3 = w3
+        self.start_block = max(0, int(start_block))
+        """The first block that can hold this contract's events (its creation block; 0 when unknown)."""
         self.artifact = artifact or load_artifact(self.CONTRACT_NAME)
         self.address: ChecksumAddress = validation.nonzero_address(address, f"{self.CONTRACT_NAME} address")
         self.contract: Contract = w3.eth.contract(address=self.address, abi=list(self.artifact.abi))
@@ -37,7 +40,7 @@ class ContractClient:
 
     def with_sender(self, transactor: Transactor) -> Any:
         """The same contract, sending from another signer."""
-        return type(self)(self.w3, self.address, transactor, self.artifact)
+        return type(self)(self.w3, self.address, transactor, self.artifact, self.start_block)
 
     def _send(self, fn_name: str, *args: Any) -> TxReceipt:
         if self.transactor is None:

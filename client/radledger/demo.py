@@ -13,16 +13,24 @@ identifier in it is synthetic (:mod:`radledger.demo_data`). The story:
    manufacturer and serial), the payer's gold card for one ordering physician;
 3. prior authorization: the payer sets its policy for CPT 70551; the site builds salted member and
    clinical commitments (the opening stays at the site); the gold-carded physician signs the order
-   offline and the site's request is approved at once (X12 A1); a physician without a gold card is
-   pended (A4) and the payer, having opened the commitments off chain, approves;
-4. consent: the site checks the scanner's inspection, registers the MRI study and a safety profile;
+   offline and the site's request is approved at once (X12 A1); a physician without a gold card
+   orders two units and is pended (A4); the payer, having opened the commitments off chain, asks for
+   more information (A4), the site answers with a new clinical commitment (the deadline still runs
+   from the request), the payer modifies the request to one unit (A6), the site appeals (A4) and the
+   payer approves in full on appeal (A1); a third, expedited request is pended (A4, due in 72 h);
+4. a missed deadline: the in-process chain travels past that due date without a decision, and an
+   auditor (anyone may) flags it: DeadlineMissed. This comes before the consent part so that the
+   consent, the break-glass window and the auditor's view all happen in the same (later) hours;
+5. consent: the site checks the scanner's inspection, registers the MRI study and a safety profile;
    the patient (no ETH) signs a consent for a teleradiology group, relayed by the site; before
    assigning the read the site verifies the reader's license and board certification; the group
    checks and records its access; the emergency department breaks the glass; the patient revokes
    and the group is refused;
-5. the site claims against the authorization and the payer pays;
-6. the state board revokes the reader's license; the next verification fails, and says why;
-7. an auditor's view of every event (:func:`radledger.audit.audit_summary`).
+6. the site claims the authorization's unit and the payer pays; a second claim beyond the approved
+   units is refused (InsufficientUnits, decoded; nothing mined);
+7. the state board revokes the reader's license; the next verification fails, and says why;
+8. an auditor's view of every event and the payer's CMS-0057-F metrics
+   (:func:`radledger.audit.audit_summary`).
 
 :func:`run_demo` prints the account and returns a :class:`DemoResult` for tests to inspect.
 """
@@ -43,14 +51,16 @@ from web3.types import TxReceipt
 
 from radledger import errors
 from radledger.audit import audit_summary
-from radledger.chain import DEFAULT_START_TIMESTAMP, in_process_chain
+from radledger.chain import DEFAULT_START_TIMESTAMP, in_process_chain, time_travel
 from radledger.commitments import claim_id
 from radledger.consent import ConsentRegistryClient
 from radledger.credentials import CredentialRegistryClient, document_hash
 from radledger.demo_data import (
+    AUDITOR_NAME,
     EMERGENCY_NAME,
     FIRST_DIAGNOSES,
     GATEWAY_URL,
+    INFORMATION_DIAGNOSES,
     MRI_BRAIN,
     MRI_BRAIN_TEXT,
     PACS_STORAGE,
@@ -64,6 +74,7 @@ from radledger.demo_data import (
     SPECIALTY_BOARD_NAME,
     STATE_BOARD_NAME,
     TELERADIOLOGY_NAME,
+    THIRD_DIAGNOSES,
     Physician,
     SiteLocalData,
     SyntheticRecord,
@@ -90,8 +101,9 @@ from radledger.models import (
     Revocation,
     RevocationReason,
     Scope,
+    X12ActionCode,
 )
-from radledger.preauth import PreauthRegistryClient, order_message
+from radledger.preauth import DecisionReason, PreauthRegistryClient, order_message
 from radledger.records import RecordRegistryClient
 from radledger.signers import UnlockedAccount
 from radledger.transactions import Transactor
@@ -107,6 +119,19 @@ BREAK_GLASS_REASON = 1
 BREAK_GLASS_REASON_TEXT = "unresponsive patient; contrast allergy status needed before a CT"
 ORDER_SIGNATURE_SECONDS = 3600
 CLAIM_AMOUNT_CENTS = 125_000
+PENDED_UNITS = 2
+"""The second physician's order: a baseline MRI and a follow-up."""
+MODIFIED_UNITS = 1
+"""What the payer approves of it before the appeal."""
+LATE_BY_SECONDS = 3600
+"""How far past the third request's due date the chain travels before the deadline is flagged."""
+X12_MEANING = {
+    X12ActionCode.CERTIFIED_IN_TOTAL: "certified in total",
+    X12ActionCode.NOT_CERTIFIED: "not certified",
+    X12ActionCode.PENDED: "pended",
+    X12ActionCode.MODIFIED: "modified",
+    X12ActionCode.CANCELLED: "cancelled",
+}
 SCHEMAS = (
     # (attribute, on-chain name, maximum validity)
     ("license", "State Medical Board: physician and surgeon license", 2 * YEAR),
@@ -127,6 +152,8 @@ class DemoAccounts:
     specialty_board: ChecksumAddress
     physicist: ChecksumAddress
     payer: ChecksumAddress
+    auditor: ChecksumAddress
+    """Flags the missed deadline (anyone may), then reads the trail."""
     reader: ChecksumAddress
     """The teleradiologist of the group who reads the study: a credential subject, never a sender."""
     ordering_physician: ChecksumAddress
@@ -173,11 +200,26 @@ class DemoResult:
     auto_request: PreauthRequest
     """The gold-carded physician's request, as the chain had it right after the request (A1)."""
     pended_request: PreauthRequest
-    """The other physician's request right after the request (A4)."""
-    pended_decided: PreauthRequest
-    """The same after the payer's decision."""
+    """The other physician's request (two units) right after the request (A4)."""
+    information_requested: PreauthRequest
+    """The same after the payer asked for more information (A4)."""
+    information_provided: PreauthRequest
+    """After the site answered with a new clinical commitment (A4, the deadline unchanged)."""
+    modified: PreauthRequest
+    """After the payer approved one unit of the two (A6)."""
+    appealed: PreauthRequest
+    """After the site appealed the modification (A4)."""
+    appeal_decided: PreauthRequest
+    """After the payer approved in full on appeal (A1)."""
+    late_request: PreauthRequest
+    """The third request, expedited, right after the request (A4)."""
+    late_flagged: PreauthRequest
+    """The same after the chain passed its due date and the auditor flagged it (still A4, deadline missed)."""
     claim: PreauthClaim
     """The claim against the automatic approval, after the payer adjudicated it."""
+    refused_claim: errors.ContractError
+    """The decoded InsufficientUnits of the second claim against the same authorization."""
+    refused_claim_id: bytes
     denied: errors.ContractError
     """The decoded AccessDenied of the group's attempt after the revocation."""
     audit: str
@@ -227,7 +269,13 @@ class DemoResult:
             "preauth": {
                 "autoApproved": _request_json(self.auto_request),
                 "pended": _request_json(self.pended_request),
-                "pendedDecided": _request_json(self.pended_decided),
+                "informationRequested": _request_json(self.information_requested),
+                "informationProvided": _request_json(self.information_provided),
+                "modified": _request_json(self.modified),
+                "appealed": _request_json(self.appealed),
+                "appealDecided": _request_json(self.appeal_decided),
+                "late": _request_json(self.late_request),
+                "lateFlagged": _request_json(self.late_flagged),
                 "claim": {
                     "claimId": "0x" + self.claim.claim_id.hex(),
                     "requestId": "0x" + self.claim.request_id.hex(),
@@ -235,6 +283,11 @@ class DemoResult:
                     "units": self.claim.units,
                     "amountCents": self.claim.amount,
                     "paidAmountCents": self.claim.paid_amount,
+                },
+                "refusedClaim": {
+                    "claimId": "0x" + self.refused_claim_id.hex(),
+                    "error": self.refused_claim.error_name,
+                    **_jsonable(self.refused_claim.values),
                 },
             },
             "steps": [
@@ -275,7 +328,24 @@ def _request_json(request: PreauthRequest) -> dict[str, Any]:
         "units": request.units,
         "approvedUnits": request.approved_units,
         "usedUnits": request.used_units,
+        "expedited": request.expedited,
+        "informationRequested": request.information_requested,
+        "deadlineMissed": request.deadline_missed,
+        "requestedAt": request.requested_at,
+        "dueAt": request.due_at,
+        "decidedAt": request.decided_at,
+        "appealBy": request.appeal_by,
     }
+
+
+def _status(request: PreauthRequest) -> str:
+    """`MODIFIED, X12 A6 (modified)`: the status and its X12 278 HCR01 action code."""
+    code = request.x12_action_code
+    return f"{request.status.name}, X12 {code.value} ({X12_MEANING[code]})"
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
 
 
 def short(value: bytes | str) -> str:
@@ -350,6 +420,7 @@ class _Actors:
     specialty_board: Transactor
     physicist: Transactor
     payer: Transactor
+    auditor: Transactor
 
 
 GAS_ESTIMATOR_ENV = "GAS_ESTIMATOR_BACKEND_FUNC"
@@ -405,7 +476,7 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     w3 = in_process_chain(DEFAULT_START_TIMESTAMP)
     story = _Story(w3, out)
     first_block = w3.eth.block_number
-    a = _Actors(*(Transactor(w3, UnlockedAccount(account)) for account in w3.eth.accounts[:8]))
+    a = _Actors(*(Transactor(w3, UnlockedAccount(account)) for account in w3.eth.accounts[:9]))
     patient = synthetic_key(rng)
     salt = rng.randbytes(32)
     study, profile = synthetic_study(rng, salt), synthetic_safety_profile(rng, salt)
@@ -415,11 +486,15 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     scanner = synthetic_scanner(rng)
     cases = (
         synthetic_case(rng, synthetic_member_id(rng), FIRST_DIAGNOSES, "migraine with new aura; contrast allergy"),
-        synthetic_case(rng, synthetic_member_id(rng), SECOND_DIAGNOSES, "daily headache for eight weeks"),
+        synthetic_case(rng, synthetic_member_id(rng), SECOND_DIAGNOSES, "daily headache for eight weeks")
+        .amended(rng, INFORMATION_DIAGNOSES, "neurological examination: blurred vision on exertion")
+        .amended(rng, INFORMATION_DIAGNOSES, "letter of medical necessity: a follow-up MRI at 3 months"),
+        synthetic_case(rng, synthetic_member_id(rng), THIRD_DIAGNOSES, "papilledema on fundoscopy; urgent"),
     )  # fmt: skip
     local = SiteLocalData(
         SITE_NAME, PATIENT_NAME, PATIENT_MRN, salt, PACS_URL, (study, profile), reader, ordering, second, scanner,
         cases, synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS), rng.randbytes(32),
+        synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS, control_number=2), rng.randbytes(32),
     )  # fmt: skip
 
     story.say("radledger demo: consent, credentials, prior authorization and claims for imaging (in-process chain)")
@@ -435,6 +510,7 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         ("specialty board", a.specialty_board.address, SPECIALTY_BOARD_NAME),
         ("medical physicist", a.physicist.address, PHYSICIST_NAME),
         ("payer", a.payer.address, PAYER_NAME),
+        ("auditor", a.auditor.address, AUDITOR_NAME),
         ("patient", patient.address, f"{PATIENT_NAME}, balance {balance} ETH"),
         *((p.role.split(",")[0], p.address, p.name) for p in local.physicians),
     ):
@@ -530,7 +606,7 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     preauth_payer = deployment.preauth(w3, a.payer)
     preauth_site = deployment.preauth(w3, a.site)
     policy = Policy(
-        auto_approval=True, max_units=1, gold_card_schema=schemas.gold_card, required_schemas=(schemas.license,)
+        auto_approval=True, max_units=2, gold_card_schema=schemas.gold_card, required_schemas=(schemas.license,)
     )
     before = story.mark()
     policy_id = preauth_payer.set_policy(MRI_BRAIN, policy)
@@ -538,10 +614,10 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         "payer", f"sets its policy for CPT {MRI_BRAIN} ({MRI_BRAIN_TEXT})", story.receipts_since(before),
         f"policy #{policy_id}: auto-approval for holders of its gold card (schema {schemas.gold_card}), "
         f"the state license (schema {schemas.license}) required of every ordering physician, at most "
-        f"{policy.max_units} unit",
+        f"{policy.max_units} units approved automatically",
         f"decisions within {policy.standard_decision_seconds // DAY} days (standard), "
         f"{policy.expedited_decision_seconds // 3600} h (expedited); approvals valid "
-        f"{policy.approval_validity_days} days",
+        f"{policy.approval_validity_days} days; appeals within {policy.appeal_window_seconds // DAY} days",
     )  # fmt: skip
     case = cases[0]
     opening_json = case.opening.to_json()
@@ -572,16 +648,19 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     auto_request = preauth_site.get_request(auto_id)
     story.step(
         "imaging site", "requests prior authorization: approved at once", story.receipts_since(before),
-        f"request {short(auto_id)}: {auto_request.status.name}, X12 {auto_request.x12_action_code.value} "
-        f"(certified in total), {auto_request.approved_units} unit, valid until {when(auto_request.expires_at)}",
+        f"request {short(auto_id)}: {_status(auto_request)}, {_units(auto_request.approved_units)}, "
+        f"valid until {when(auto_request.expires_at)}",
         "checked on chain: the physician's license and gold card, the units, the physician's signature",
     )  # fmt: skip
+
+    # the second physician: pended, more information, modified, appealed, approved on appeal
     pended_case = cases[1]
+    first_clinical, info_clinical, appeal_clinical = pended_case.clinical_commitments
     signed_second = preauth_site.sign_order(
         second.signer,
         order_message(
-            a.site.address, a.payer.address, pended_case.opening.member_commitment, MRI_BRAIN, 1, second.address,
-            False, pended_case.opening.clinical_commitment, preauth_site.now() + ORDER_SIGNATURE_SECONDS,
+            a.site.address, a.payer.address, pended_case.opening.member_commitment, MRI_BRAIN, PENDED_UNITS,
+            second.address, False, first_clinical, preauth_site.now() + ORDER_SIGNATURE_SECONDS,
         ),
     )  # fmt: skip
     obstacles = preauth_site.auto_approval_obstacles(signed_second)
@@ -590,25 +669,103 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     pended_request = preauth_site.get_request(pended_id)
     story.step(
         "imaging site", f"requests for another member, ordered by {second.name}: pended", story.receipts_since(before),
-        f"the order signed offline by {second.name.split(' (')[0]}, who holds a license but no gold card",
-        f"request {short(pended_id)}: {pended_request.status.name}, X12 {pended_request.x12_action_code.value}, "
-        f"decision due by {when(pended_request.due_at)}",
+        f"{_units(PENDED_UNITS)} (a baseline MRI and a follow-up at 3 months), the order signed offline by "
+        f"{second.name.split(' (')[0]}, who holds a license but no gold card",
+        f"request {short(pended_id)}: {_status(pended_request)}, decision due by {when(pended_request.due_at)}",
         f"why: {'; '.join(obstacles)}",
     )  # fmt: skip
-    opened = preauth_payer.verify_opening(pended_id, pended_case.opening, first_block)
-    before = story.mark()
-    preauth_payer.approve(pended_id)
-    pended_decided = preauth_payer.get_request(pended_id)
+    opened = preauth_payer.verify_opening(pended_id, pended_case.opening_as_of(1), first_block)
+    receipt = preauth_payer.request_information(pended_id, DecisionReason.INSUFFICIENT_DOCUMENTATION)
+    information_requested = preauth_payer.get_request(pended_id)
     story.step(
-        "payer", "opens the commitments off chain and approves the pended request", story.receipts_since(before),
+        "payer", "opens the commitments off chain and asks for more information", [receipt],
         f"the site's opening {'opens' if opened else 'does NOT open'} the commitments on chain "
-        f"(member {pended_case.member_id}, {', '.join(pended_case.diagnoses)}: seen by the payer, not the chain)",
-        f"request {short(pended_id)}: {pended_decided.status.name}, X12 {pended_decided.x12_action_code.value}, "
-        f"decided {pended_decided.decided_at - pended_decided.requested_at} s after the request",
+        f"(member {pended_case.member_id}, {', '.join(SECOND_DIAGNOSES)}: seen by the payer, not the chain)",
+        f"InformationRequested, reason {int(DecisionReason.INSUFFICIENT_DOCUMENTATION)} (insufficient "
+        f"documentation); request {short(pended_id)}: {_status(information_requested)}, still due by "
+        f"{when(information_requested.due_at)}",
+    )  # fmt: skip
+    receipt = preauth_site.provide_information(pended_id, info_clinical)
+    information_provided = preauth_site.get_request(pended_id)
+    story.step(
+        "imaging site", "answers with a new clinical commitment (provideInformation)", [receipt],
+        f"clinical {short(info_clinical)} = keccak256(new salt, {', '.join(INFORMATION_DIAGNOSES)}, the referral "
+        "note and the neurological examination note); the opening gains a second clinical entry",
+        f"request {short(pended_id)}: {_status(information_provided)}; the deadline still runs from the request: "
+        f"due by {when(information_provided.due_at)}, unchanged",
+    )  # fmt: skip
+    opened = preauth_payer.verify_opening(pended_id, pended_case.opening_as_of(2), first_block)
+    receipt = preauth_payer.modify(pended_id, MODIFIED_UNITS)
+    modified = preauth_payer.get_request(pended_id)
+    story.step(
+        "payer", "opens the new commitment and modifies: fewer units", [receipt],
+        f"the opening {'opens' if opened else 'does NOT open'} both clinical commitments on chain; the baseline "
+        "MRI is approved, the follow-up is not",
+        f"request {short(pended_id)}: {_status(modified)}, {modified.approved_units} of {_units(modified.units)}, "
+        f"decided {modified.decided_at - modified.requested_at} s after the request; "
+        f"appeal by {when(modified.appeal_by)}",
+    )  # fmt: skip
+    receipt = preauth_site.appeal(pended_id, appeal_clinical)
+    appealed = preauth_site.get_request(pended_id)
+    story.step(
+        "imaging site", "appeals the modification with a new clinical commitment", [receipt],
+        f"clinical {short(appeal_clinical)}: the same codes and a letter of medical necessity for the follow-up",
+        f"request {short(pended_id)}: {_status(appealed)}, appeal decision due by {when(appealed.due_at)}",
+    )  # fmt: skip
+    opened = preauth_payer.verify_opening(pended_id, pended_case.opening, first_block)
+    receipt = preauth_payer.approve(pended_id)
+    (appeal_decision,) = preauth_payer.events(receipt, "PreauthDecided")
+    appeal_decided = preauth_payer.get_request(pended_id)
+    story.step(
+        "payer", "decides the appeal: approved in full", [receipt],
+        f"the opening {'opens' if opened else 'does NOT open'} all three clinical commitments on chain",
+        f"PreauthDecided(onAppeal={appeal_decision['onAppeal']}); request {short(pended_id)}: "
+        f"{_status(appeal_decided)}, {_units(appeal_decided.approved_units)}, valid until "
+        f"{when(appeal_decided.expires_at)}",
     )  # fmt: skip
 
-    # 4. consent -------------------------------------------------------------------------------
-    story.part("4. Imaging, consent and the teleradiology read")
+    # the third request: expedited, and the payer will not decide in time
+    late_case = cases[2]
+    signed_third = preauth_site.sign_order(
+        second.signer,
+        order_message(
+            a.site.address, a.payer.address, late_case.opening.member_commitment, MRI_BRAIN, 1, second.address,
+            True, late_case.opening.clinical_commitment, preauth_site.now() + ORDER_SIGNATURE_SECONDS,
+        ),
+    )  # fmt: skip
+    before = story.mark()
+    late_id = preauth_site.request(signed_third)
+    late_request = preauth_site.get_request(late_id)
+    story.step(
+        "imaging site", f"requests an expedited MRI for a third member, ordered by {second.name}: pended",
+        story.receipts_since(before),
+        f"the site sends the payer the opening (member {late_case.member_id}, {', '.join(late_case.diagnoses)}) "
+        "over its PHI channel, as before",
+        f"request {short(late_id)}: {_status(late_request)}, expedited: decision due within "
+        f"{(late_request.due_at - late_request.requested_at) // 3600} h, by {when(late_request.due_at)}",
+    )  # fmt: skip
+
+    # 4. a missed deadline ------------------------------------------------------------------------
+    story.part("4. A missed deadline")
+    now = time_travel(w3, late_request.due_at + LATE_BY_SECONDS - preauth_site.now())
+    story.say(
+        f"    ({(now - late_request.requested_at) // 3600} hours pass: the in-process chain travels to {when(now)}; "
+        "the payer has not decided)"
+    )
+    preauth_anyone = deployment.preauth(w3, a.auditor)
+    receipt = preauth_anyone.flag_missed_deadline(late_id)
+    (missed,) = preauth_anyone.events(receipt, "DeadlineMissed")
+    late_flagged = preauth_anyone.get_request(late_id)
+    story.step(
+        "auditor", "flags the missed deadline (flagMissedDeadline: anyone may)", [receipt],
+        f"DeadlineMissed(requestId={short(missed['requestId'])}, payer={short(missed['payer'])}, "
+        f"dueAt={when(missed['dueAt'])}, onAppeal={missed['onAppeal']}, flaggedBy={short(missed['flaggedBy'])})",
+        f"request {short(late_id)}: {_status(late_flagged)}, deadline missed: {late_flagged.deadline_missed}; "
+        "a late decision is still a decision, and the flag stays on record",
+    )  # fmt: skip
+
+    # 5. consent -------------------------------------------------------------------------------
+    story.part("5. Imaging, consent and the teleradiology read")
     creds_site = deployment.credentials(w3, a.site)
     equipment = creds_site.equipment_check(scanner.device_id, schemas.mri_inspection)
     story.step(
@@ -702,8 +859,8 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         f"purpose={denied.values['purpose']})",
     )  # fmt: skip
 
-    # 5. the claim ------------------------------------------------------------------------------
-    story.part("5. Claim")
+    # 6. the claims -----------------------------------------------------------------------------
+    story.part("6. Claims")
     cid = claim_id(local.claim_file, local.claim_salt)
     receipt = preauth_site.submit_claim(auto_id, cid, 1, CLAIM_AMOUNT_CENTS)
     after_claim = preauth_site.get_request(auto_id)
@@ -711,7 +868,7 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         "imaging site", "submits its claim against the authorization", [receipt],
         f"claim {short(cid)} = keccak256(salt, SHA-256 of the 837 claim file); the file stays at the site",
         f"1 unit, {dollars(CLAIM_AMOUNT_CENTS)} against request {short(auto_id)}; "
-        f"{after_claim.remaining_units} of {after_claim.approved_units} approved unit(s) left",
+        f"{after_claim.remaining_units} of {_units(after_claim.approved_units)} approved left",
     )  # fmt: skip
     receipt = preauth_payer.adjudicate_claim(cid, ClaimStatus.PAID)
     claim = preauth_payer.get_claim(cid)
@@ -719,9 +876,21 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         "payer", "adjudicates the claim: paid", [receipt],
         f"claim {short(cid)}: {claim.status.name}, paid {dollars(claim.paid_amount)} of {dollars(claim.amount)}",
     )  # fmt: skip
+    second_cid = claim_id(local.second_claim_file, local.second_claim_salt)
+    block_before = story.mark()
+    refused_claim = _refused_claim(preauth_site, auto_id, second_cid)
+    mined = story.mark() - block_before
+    unknown = _claim_unknown(preauth_site, second_cid)
+    story.step(
+        "imaging site", "submits a second claim beyond the approved units: refused before any transaction", None,
+        f"claim {short(second_cid)}, 1 unit against request {short(auto_id)}: "
+        f"{refused_claim.error_name}(requestId={short(refused_claim.values['requestId'])}, "
+        f"requested={refused_claim.values['requested']}, remaining={refused_claim.values['remaining']})",
+        f"{mined} blocks mined; the claim {'is unknown' if unknown else 'IS'} on chain",
+    )  # fmt: skip
 
-    # 6. a license is revoked ---------------------------------------------------------------------
-    story.part("6. Disciplinary action")
+    # 7. a license is revoked ---------------------------------------------------------------------
+    story.part("7. Disciplinary action")
     revocation = creds.with_sender(a.state_board).revoke(reader_license.uid, RevocationReason.DISCIPLINARY_ACTION)
     story.step(
         "state medical board", f"revokes the reader's license: {reader.name}", _receipts(w3, revocation.tx_hash),
@@ -737,15 +906,15 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         "the next teleradiology read goes to another radiologist",
     )  # fmt: skip
 
-    # 7. the auditor's view -----------------------------------------------------------------------
-    story.part("7. The auditor's view")
+    # 8. the auditor's view -----------------------------------------------------------------------
+    story.part("8. The auditor's view")
     audit = audit_summary(w3, deployment)
     for line in audit.splitlines():
         story.say(f"  {line}".rstrip())
 
     accounts = DemoAccounts(
         a.governance.address, a.site.address, a.teleradiology.address, a.emergency.address, patient.address,
-        a.state_board.address, a.specialty_board.address, a.physicist.address, a.payer.address,
+        a.state_board.address, a.specialty_board.address, a.physicist.address, a.payer.address, a.auditor.address,
         *(Web3.to_checksum_address(p.address) for p in local.physicians),
     )  # fmt: skip
     result = DemoResult(
@@ -762,8 +931,16 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         reader_after=reader_after,
         auto_request=auto_request,
         pended_request=pended_request,
-        pended_decided=pended_decided,
+        information_requested=information_requested,
+        information_provided=information_provided,
+        modified=modified,
+        appealed=appealed,
+        appeal_decided=appeal_decided,
+        late_request=late_request,
+        late_flagged=late_flagged,
         claim=claim,
+        refused_claim=refused_claim,
+        refused_claim_id=second_cid,
         denied=denied,
         audit=audit,
         patient_balance=int(w3.eth.get_balance(patient.address)),
@@ -792,6 +969,22 @@ def _check_lines(names: dict[int, str], result: ReaderVerification) -> list[str]
             status = f"{check.status.value}, until {when(state.valid_until)}"
         lines.append(f"schema {check.schema_id} {name!r}: {status}")
     return lines
+
+
+def _refused_claim(preauth: PreauthRegistryClient, request_id: bytes, cid: bytes) -> errors.ContractError:
+    try:
+        preauth.submit_claim(request_id, cid, 1, CLAIM_AMOUNT_CENTS)
+    except errors.InsufficientUnits as exc:
+        return exc
+    raise errors.RadledgerError("the demo expected InsufficientUnits for a claim beyond the approved units")
+
+
+def _claim_unknown(preauth: PreauthRegistryClient, cid: bytes) -> bool:
+    try:
+        preauth.get_claim(cid)
+    except errors.ClaimNotFound:
+        return True
+    return False
 
 
 def _refused(consent: ConsentRegistryClient, grantee: str, rid: bytes, scopes: Scope) -> errors.ContractError:
@@ -836,18 +1029,21 @@ def _summary(
         "addresses and a device id, documents only by SHA-256")  # fmt: skip
     say(f"  - the reader's license {short(revocation.uid)} revoked at {when(state.revoked_at)} "
         f"(reason {revocation.reason_code}, in the event)")  # fmt: skip
-    for request in (result.auto_request, result.pended_decided):
+    for request in (result.auto_request, result.pended_request, result.late_request):
         now = preauth.get_request(request.request_id)
-        say(f"  - prior authorization {short(request.request_id)}: CPT {MRI_BRAIN}, {now.status.name} "
-            f"(X12 {now.x12_action_code.value}), {now.approved_units} unit approved, {now.used_units} used; "
-            "salted member and clinical commitments")  # fmt: skip
-    say(f"  - claim {short(result.claim.claim_id)}: {result.claim.units} unit, {dollars(result.claim.amount)}, "
-        f"{result.claim.status.name}")  # fmt: skip
+        flags = "; appealed" if now.appealed else ""
+        flags += "; deadline missed (flagged)" if now.deadline_missed else ""
+        say(f"  - prior authorization {short(request.request_id)}: CPT {MRI_BRAIN}, {_status(now)}, "
+            f"{_units(now.approved_units)} approved, {now.used_units} used{flags}; salted member and clinical "
+            "commitments")  # fmt: skip
+    say(f"  - claim {short(result.claim.claim_id)}: {_units(result.claim.units)}, {dollars(result.claim.amount)}, "
+        f"{result.claim.status.name}; nothing of the refused claim {short(result.refused_claim_id)}")  # fmt: skip
     say(
         "  - the trail: RecordRegistered, ConsentGranted, AccessRecorded, BreakGlassInvoked, ConsentRevoked, "
         "CredentialAttested, CredentialRevoked,"
     )
-    say("    PreauthRequested, PreauthDecided, ClaimSubmitted, ClaimAdjudicated events")
+    say("    PreauthRequested, InformationRequested, InformationProvided, PreauthDecided, PreauthAppealed, "
+        "DeadlineMissed, ClaimSubmitted, ClaimAdjudicated events")  # fmt: skip
     say("  pseudonymous addresses, salted ids and commitments, content hashes: no name, no UID, no file, no member "
         "id, no diagnosis, no serial number")  # fmt: skip
     say()
@@ -858,10 +1054,13 @@ def _summary(
     say(f"  - {len(study.instance_uids)} SOP instance UIDs and {len(study.local_paths) + len(profile.local_paths)} "
         f"files ({study.size_bytes + profile.size_bytes:,} bytes) under {PACS_STORAGE}")  # fmt: skip
     say(f"  - the patient's identity ({site.patient_name}, {site.patient_mrn}) and the allergy itself")
-    for case, request in zip(site.cases, (result.auto_request, result.pended_request), strict=True):
-        say(f"  - the opening of {short(request.request_id)}: member {case.member_id}, diagnoses "
-            f"{', '.join(case.diagnoses)}, the salts and the referral note")  # fmt: skip
-    say(f"  - the claim file (837, {len(site.claim_file)} bytes) and its salt")
+    requests = (result.auto_request, result.pended_request, result.late_request)
+    for case, request in zip(site.cases, requests, strict=True):
+        documents = "the referral note" if len(case.documents) == 1 else f"{len(case.documents)} documents"
+        say(f"  - the opening of {short(request.request_id)} ({len(case.opening.clinical)} clinical "
+            f"{'entry' if len(case.opening.clinical) == 1 else 'entries'}): member {case.member_id}, diagnoses "
+            f"{', '.join(case.diagnoses)}, the salts and {documents}")  # fmt: skip
+    say(f"  - the claim files (837, {len(site.claim_file)} and {len(site.second_claim_file)} bytes) and their salts")
     say("  - the physicians' identities (their addresses are the credential subjects on chain):")
     for physician in site.physicians:
         say(f"      {physician.name}, {physician.role} -> {short(physician.address)}")

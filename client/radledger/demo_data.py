@@ -34,6 +34,7 @@ STATE_BOARD_NAME = "State Medical Board (synthetic)"
 SPECIALTY_BOARD_NAME = "Board of Diagnostic Radiology (synthetic)"
 PHYSICIST_NAME = "Accredited medical physicist (synthetic)"
 PAYER_NAME = "Keystone Health Plan (synthetic)"
+AUDITOR_NAME = "State insurance department auditor (synthetic)"
 PAYER_ID = "KHP-SYN"
 """The payer's own identifier, in the member opening (with the member id it names the insured)."""
 
@@ -49,6 +50,10 @@ FIRST_DIAGNOSES = ("G43.909", "Z91.041")
 """Migraine, unspecified; allergy status to radiographic contrast (why without contrast)."""
 SECOND_DIAGNOSES = ("G44.209", "R51.9")
 """Tension-type headache, unspecified; headache, unspecified."""
+INFORMATION_DIAGNOSES = ("G44.209", "R51.9", "H53.8")
+"""The answer to the payer's information request adds other visual disturbances (a red flag for imaging)."""
+THIRD_DIAGNOSES = ("H47.10", "G93.2")
+"""Papilledema, unspecified; benign intracranial hypertension (an expedited request)."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,40 @@ class Scanner:
 
 @dataclass(frozen=True)
 class PriorAuthCase:
-    """One prior-authorization request as the site prepares it: the member, the diagnoses, the referral
-    note and the opening of the salted commitments (a small JSON document that stays at the site)."""
+    """One prior-authorization request as the site prepares it: the member, the diagnoses, the evidence
+    documents and the opening of the salted commitments (a small JSON document that stays at the site).
+
+    A request answered with more information, or appealed, has one clinical opening more for each
+    (:meth:`amended`); `diagnoses` are then every code the case used, as written, oldest first.
+    """
 
     member_id: str
     diagnoses: tuple[str, ...]
-    referral_note: bytes = field(repr=False)
+    documents: tuple[bytes, ...] = field(repr=False)
+    """The referral note, then the documents sent later (each clinical opening commits to their SHA-256)."""
     opening: Opening = field(repr=False)
+
+    @property
+    def referral_note(self) -> bytes:
+        return self.documents[0]
+
+    @property
+    def clinical_commitments(self) -> tuple[bytes, ...]:
+        """Every clinical commitment of the case, oldest first (request, information, appeal)."""
+        return tuple(c.commitment() for c in self.opening.clinical)
+
+    def opening_as_of(self, commitments: int) -> Opening:
+        """The opening as the payer gets it once the first `commitments` clinical commitments are on chain."""
+        return Opening(self.opening.member, self.opening.clinical[:commitments])
+
+    def amended(self, rng: random.Random, diagnoses: tuple[str, ...], note: str) -> PriorAuthCase:
+        """The case with one more clinical opening (fresh salt from `rng`): `diagnoses`, and the evidence so far
+        with a new document (more information for the payer, an appeal letter)."""
+        document = f"synthetic document for {self.member_id}: {note}\n".encode() + rng.randbytes(16)
+        documents = (*self.documents, document)
+        clinical = ClinicalOpening(rng.randbytes(32), diagnoses, tuple(evidence_hash(d) for d in documents))
+        codes = tuple(dict.fromkeys((*self.diagnoses, *diagnoses)))
+        return PriorAuthCase(self.member_id, codes, documents, self.opening.with_clinical(clinical))
 
 
 @dataclass(frozen=True)
@@ -122,9 +154,13 @@ class SiteLocalData:
     """Licensed, no gold card: the order is pended for the payer."""
     scanner: Scanner
     cases: tuple[PriorAuthCase, ...]
-    """The patient's own request (by the gold-carded physician), then another member's (pended)."""
+    """The patient's own request (by the gold-carded physician), another member's (pended, information
+    requested and given, modified, appealed) and a third member's (expedited; the payer misses the deadline)."""
     claim_file: bytes = field(repr=False)
     claim_salt: bytes = field(repr=False)
+    second_claim_file: bytes = field(repr=False)
+    """A second claim against the same authorization: beyond its units, refused."""
+    second_claim_salt: bytes = field(repr=False)
 
     @property
     def physicians(self) -> tuple[Physician, ...]:
@@ -204,7 +240,7 @@ def synthetic_case(rng: random.Random, member_id: str, diagnoses: tuple[str, ...
     referral = f"synthetic referral note for {member_id}: {note}\n".encode() + rng.randbytes(16)
     member = MemberOpening(rng.randbytes(32), PAYER_ID, member_id)
     clinical = ClinicalOpening(rng.randbytes(32), diagnoses, (evidence_hash(referral),))
-    return PriorAuthCase(member_id, diagnoses, referral, Opening(member, (clinical,)))
+    return PriorAuthCase(member_id, diagnoses, (referral,), Opening(member, (clinical,)))
 
 
 def synthetic_member_id(rng: random.Random) -> str:
@@ -220,10 +256,11 @@ def synthetic_scanner(rng: random.Random) -> Scanner:
     return Scanner(SCANNER_MANUFACTURER, SCANNER_MODEL, serial, report)
 
 
-def synthetic_claim(case: PriorAuthCase, cpt: str, amount_cents: int) -> bytes:
+def synthetic_claim(case: PriorAuthCase, cpt: str, amount_cents: int, control_number: int = 1) -> bytes:
     """An X12 837-like claim file (PHI: it stays at the site; the chain sees a salted commitment to it)."""
     codes = "*".join(code.replace(".", "") for code in case.diagnoses)
+    control = f"{control_number:04d}"
     return (
-        f"ST*837*0001~NM1*IL*1*SYNTHETIC*PATIENT****MI*{case.member_id}~HI*ABK:{codes}~"
-        f"SV1*HC:{cpt}*{amount_cents / 100:.2f}*UN*1~SE*5*0001~\n"
+        f"ST*837*{control}~NM1*IL*1*SYNTHETIC*PATIENT****MI*{case.member_id}~HI*ABK:{codes}~"
+        f"SV1*HC:{cpt}*{amount_cents / 100:.2f}*UN*1~SE*5*{control}~\n"
     ).encode()

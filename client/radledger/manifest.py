@@ -198,6 +198,11 @@ class Manifest:
     def step(self, step_id: str) -> StepRecord | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
+    def start_block(self, name: str) -> int:
+        """The block contract `name` was created in: where its events start (0 when unknown)."""
+        record = self.contracts.get(name)
+        return (record.block_number or 0) if record is not None else 0
+
     @property
     def first_block(self) -> int:
         """The lowest block a recorded contract was created in (0 when unknown)."""
@@ -211,7 +216,8 @@ class Manifest:
         return Deployment.from_addresses(self.chain_id, self.addresses)
 
     def clients(self, w3: Web3, transactor: Transactor | None = None, check_chain: bool = True) -> Clients:
-        """Every contract wrapper of this deployment (read-only without a transactor).
+        """Every contract wrapper of this deployment (read-only without a transactor); each reads
+        its events from the block it was created in.
 
         With `check_chain`, a node of another chain is refused.
         """
@@ -219,7 +225,10 @@ class Manifest:
             chain_id = w3.eth.chain_id
             if chain_id != self.chain_id:
                 raise ConfigurationError(f"this manifest is for chain {self.chain_id}; the node is chain {chain_id}")
-        return self.deployment().clients(w3, transactor)
+        clients = self.deployment().clients(w3, transactor)
+        for name in clients:
+            clients[name].start_block = self.start_block(name)
+        return clients
 
     # ---------------------------------------------------------------- mutation
 
@@ -339,3 +348,23 @@ def archive_manifest(path: Path) -> Path | None:
 def find_manifest(deployments_dir: Path | str, chain_id: int) -> Manifest | None:
     path = manifest_path(deployments_dir, chain_id)
     return load_manifest(path) if path.is_file() else None
+
+
+def manifest_file(path: Path | str, chain_id: int | None = None) -> Path:
+    """`path` when it is a manifest; `<path>/<chain_id>.json` when it is a folder of manifests."""
+    given = Path(path)
+    if not given.is_dir():
+        return given
+    if chain_id is None:
+        raise ConfigurationError(f"{given} is a folder of manifests: name the manifest file, or give the chain")
+    return manifest_path(given, chain_id)
+
+
+def load_deployment_manifest(path: Path | str, chain_id: int | None = None) -> Manifest:
+    """The manifest at `path` (a manifest file, or a folder holding `<chainId>.json`); with
+    `chain_id`, a manifest of another chain is refused."""
+    target = manifest_file(path, chain_id)
+    manifest = load_manifest(target)
+    if chain_id is not None and manifest.chain_id != chain_id:
+        raise ConfigurationError(f"{target} is a deployment on chain {manifest.chain_id}; the node is chain {chain_id}")
+    return manifest

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
@@ -11,12 +15,50 @@ from web3.types import TxReceipt
 from radledger import validation
 from radledger.contract import ContractClient
 from radledger.errors import ValidationError
+from radledger.files import write_private
 from radledger.models import Custodian, Record, RecordKind
 
 
 def new_site_salt() -> bytes:
     """A fresh secret 32-byte salt for a site (back it up with the site's local UID map)."""
     return secrets.token_bytes(32)
+
+
+def write_site_salt(path: Path | str, salt: bytes | None = None, replace: bool = False) -> Path:
+    """Write a site salt file (hex; a new salt unless `salt` is given), readable by its owner only.
+
+    An existing salt file is replaced only with `replace`: the record ids made with it could no
+    longer be recomputed.
+    """
+    target = Path(path)
+    value = new_site_salt() if salt is None else validation.bytes32(salt, "site salt")
+    try:
+        return write_private(target, "0x" + value.hex() + "\n", replace=replace)
+    except FileExistsError:
+        raise ValidationError(
+            f"{target} exists: a site salt is never replaced by accident (--force replaces it, and the record "
+            "ids made with the old salt can then no longer be recomputed)"
+        ) from None
+    except OSError as exc:
+        raise ValidationError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def _warn_on_stderr(message: str) -> None:
+    print(f"radledger: warning: {message}", file=sys.stderr)
+
+
+def read_site_salt(path: Path | str, warn: Callable[[str], None] = _warn_on_stderr) -> bytes:
+    """A site salt file (hex, as :func:`write_site_salt` writes it). A file others can read still
+    works, and `warn` (default: a line on stderr) is told to have it made private."""
+    source = Path(path)
+    try:
+        text = source.read_text().strip()
+        mode = source.stat().st_mode
+    except OSError as exc:
+        raise ValidationError(f"cannot read salt file {source}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warn(f"salt file {source} is readable by others (chmod 600 it)")
+    return validation.bytes32(text, f"salt file {source}")
 
 
 def record_id(site_salt: bytes, study_instance_uid: str) -> bytes:

@@ -18,7 +18,8 @@ radledger credential cme SUBJECT --schema ID|NAME --from WHEN --to WHEN
 radledger credential export-vc UID [--signed FILE] [--out FILE]
 radledger credential device-id MANUFACTURER SERIAL                                 (offline)
 
-The registry's address comes from --credentials or $RADLEDGER_CREDENTIALS. Signing offline needs
+The registry's address comes from --credentials, $RADLEDGER_CREDENTIALS or a deployment manifest
+(--deployment PATH, $RADLEDGER_DEPLOYMENT). Signing offline needs
 no node when --chain-id, --sequence (the next one: the latest's plus one) and --epoch are given.
 """
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ from radledger.models import (
     SignatureInvalidation,
 )
 
-ENV_CREDENTIALS = "RADLEDGER_CREDENTIALS"
 EXIT_NOT_VALID = 3
 """`credential verify` and `credential check-device` exit status when a credential is not valid (0 when all are)."""
 DEFAULT_SIGNATURE_LIFETIME = "1d"
@@ -97,27 +96,13 @@ def register(subparsers: Any) -> None:
 
 
 def _add_connection(parser: argparse.ArgumentParser, signer: bool = False) -> None:
-    add_connection_options(parser)
-    parser.add_argument(
-        "--credentials",
-        dest="credentials_address",
-        metavar="ADDRESS",
-        help=f"CredentialRegistry (default: ${ENV_CREDENTIALS})",
-    )
+    add_connection_options(parser, "credentials")
     if signer:
         add_signer_options(parser)
 
 
-def _address(args: argparse.Namespace) -> str:
-    value = getattr(args, "credentials_address", None) or os.environ.get(ENV_CREDENTIALS)
-    if not value:
-        raise ConfigurationError(f"no CredentialRegistry address: pass --credentials ADDRESS or set {ENV_CREDENTIALS}")
-    return validation.nonzero_address(value.strip(), "CredentialRegistry address")
-
-
 def _client(args: argparse.Namespace, signer: bool = False) -> CredentialRegistryClient:
-    conn = open_connection(args, signer=signer)
-    return CredentialRegistryClient(conn.w3, _address(args), conn.transactor)
+    return open_connection(args, signer=signer).credentials()
 
 
 def _schema(client: CredentialRegistryClient | None, text: str) -> int:
@@ -568,14 +553,14 @@ class _SigningContext:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.signer = options.load_signer(args)
-        self.address = _address(args)
         self.client: CredentialRegistryClient | None = None
         if args.epoch is not None or getattr(args, "sequence", None) is not None:
             if args.chain_id is None or args.epoch is None:
                 raise ConfigurationError("offline signing needs --chain-id and --epoch (and --sequence to attest)")
             if options.rpc_url(args):
                 raise ConfigurationError("give either --rpc-url or the offline options, not both")
-            self.domain = Domain.credentials(args.chain_id, self.address)
+            address = options.resolve_contracts(args, chain_id=args.chain_id).require("credentials")
+            self.domain = Domain.credentials(args.chain_id, address)
             self.now = options.wall_clock()
             return
         if options.rpc_url(args) is None:
@@ -584,7 +569,7 @@ class _SigningContext:
                 f"{options.ENV_RPC_URL}) to read them from a node"
             )
         conn = open_connection(args)
-        self.client = CredentialRegistryClient(conn.w3, self.address)
+        self.client = conn.credentials()
         self.domain = self.client.domain()
         self.now = conn.now()
 

@@ -13,10 +13,8 @@ import getpass
 import json
 import os
 import re
-import stat
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,15 +27,21 @@ from web3.types import TxReceipt
 from radledger import validation
 from radledger.chain import connect
 from radledger.consent import WILDCARD, ConsentRegistryClient
+from radledger.credentials import CredentialRegistryClient
 from radledger.errors import ConfigurationError, SignerError, ValidationError
+from radledger.manifest import Manifest, load_deployment_manifest
 from radledger.models import FOREVER, Purpose, RecordKind, Scope
-from radledger.records import RecordRegistryClient, record_id
+from radledger.preauth import PreauthRegistryClient
+from radledger.records import RecordRegistryClient, read_site_salt, record_id
 from radledger.signers import KeySigner
 from radledger.transactions import Transactor, node_errors
 
 ENV_RPC_URL = "RADLEDGER_RPC_URL"
 ENV_RECORDS = "RADLEDGER_RECORDS"
 ENV_CONSENT = "RADLEDGER_CONSENT"
+ENV_CREDENTIALS = "RADLEDGER_CREDENTIALS"
+ENV_PREAUTH = "RADLEDGER_PREAUTH"
+ENV_DEPLOYMENT = "RADLEDGER_DEPLOYMENT"
 DEFAULT_KEY_ENV = "RADLEDGER_PRIVATE_KEY"
 ENV_KEYSTORE_PASSWORD = "RADLEDGER_KEYSTORE_PASSWORD"
 
@@ -84,16 +88,20 @@ def set_handler(parser: argparse.ArgumentParser, handler: Callable[[argparse.Nam
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *contracts: str) -> None:
-    """--rpc-url and the addresses of `contracts` ("records", "consent")."""
+    """--rpc-url, --deployment and the address options of `contracts` (keys of CONTRACT_OPTIONS)."""
     group = parser.add_argument_group("connection")
     group.add_argument("--rpc-url", metavar="URL", help=f"JSON-RPC endpoint, http(s) (default: ${ENV_RPC_URL})")
-    if "records" in contracts:
+    group.add_argument(
+        "--deployment",
+        type=Path,
+        metavar="PATH",
+        help="deployment manifest (deployments/<chainId>.json), or its folder: the node's chain picks the file "
+        f"(default: ${ENV_DEPLOYMENT})",
+    )
+    for name in contracts:
+        spec = CONTRACT_OPTIONS[name]
         group.add_argument(
-            "--records", dest="records_address", metavar="ADDRESS", help=f"RecordRegistry (default: ${ENV_RECORDS})"
-        )
-    if "consent" in contracts:
-        group.add_argument(
-            "--consent", dest="consent_address", metavar="ADDRESS", help=f"ConsentRegistry (default: ${ENV_CONSENT})"
+            spec.option, dest=spec.dest, metavar="ADDRESS", help=f"{spec.contract} (default: ${spec.env})"
         )
 
 
@@ -136,37 +144,98 @@ def add_record_options(parser: argparse.ArgumentParser, wildcard: bool = False) 
 
 
 @dataclass(frozen=True)
+class ContractOption:
+    """How the command line names one contract's address: its option, its variable, its manifest entry."""
+
+    option: str
+    env: str
+    contract: str
+
+    @property
+    def dest(self) -> str:
+        return self.option.removeprefix("--") + "_address"
+
+
+CONTRACT_OPTIONS: dict[str, ContractOption] = {
+    "records": ContractOption("--records", ENV_RECORDS, "RecordRegistry"),
+    "consent": ContractOption("--consent", ENV_CONSENT, "ConsentRegistry"),
+    "credentials": ContractOption("--credentials", ENV_CREDENTIALS, "CredentialRegistry"),
+    "preauth": ContractOption("--preauth", ENV_PREAUTH, "PreauthRegistry"),
+}
+"""The four contracts by their option's name (`records`), as add_connection_options and resolve_contracts know them."""
+
+
+@dataclass(frozen=True)
 class ContractAddresses:
     """Where the contracts are; a missing one is an error only when a command needs it."""
 
-    records: ChecksumAddress | None
-    consent: ChecksumAddress | None
+    addresses: Mapping[str, ChecksumAddress] = field(default_factory=dict)
+    start_blocks: Mapping[str, int] = field(default_factory=dict)
+    """The block a contract's events start at, when a manifest says (else 0)."""
+    manifest: Manifest | None = None
+    """The deployment manifest consulted, if any."""
+
+    @property
+    def records(self) -> ChecksumAddress | None:
+        return self.addresses.get("records")
+
+    @property
+    def consent(self) -> ChecksumAddress | None:
+        return self.addresses.get("consent")
 
     def require(self, name: str) -> ChecksumAddress:
-        found = {"records": self.records, "consent": self.consent}[name]
+        found = self.addresses.get(name)
         if found is None:
-            option, env, contract = {
-                "records": ("--records", ENV_RECORDS, "RecordRegistry"),
-                "consent": ("--consent", ENV_CONSENT, "ConsentRegistry"),
-            }[name]
-            raise ConfigurationError(f"no {contract} address: pass {option} ADDRESS or set {env}")
+            spec = CONTRACT_OPTIONS[name]
+            raise ConfigurationError(
+                f"no {spec.contract} address: pass {spec.option} ADDRESS or set {spec.env}, "
+                f"or name a deployment manifest (--deployment PATH or ${ENV_DEPLOYMENT})"
+            )
         return found
 
+    def start_block(self, name: str) -> int:
+        return self.start_blocks.get(name, 0)
 
-def resolve_contracts(args: argparse.Namespace) -> ContractAddresses:
-    """The contract addresses for a command: its options first, then the environment.
+    def by_contract(self) -> dict[str, ChecksumAddress]:
+        """Contract name (`RecordRegistry`) → address, for every contract found."""
+        return {CONTRACT_OPTIONS[name].contract: address for name, address in self.addresses.items()}
 
-    The one place addresses are resolved (deployment manifests will be consulted here too).
+
+def deployment_option(args: argparse.Namespace) -> Path | None:
+    """The deployment manifest (or folder of manifests) of --deployment, else $RADLEDGER_DEPLOYMENT."""
+    given = getattr(args, "deployment", None) or os.environ.get(ENV_DEPLOYMENT) or None
+    return None if given is None else Path(given)
+
+
+def resolve_contracts(args: argparse.Namespace, chain_id: int | Callable[[], int] | None = None) -> ContractAddresses:
+    """The contract addresses for a command: the one place they are resolved.
+
+    Each contract's address comes from, in order: its option (`--consent`), the --deployment
+    manifest, its environment variable ($RADLEDGER_CONSENT), the $RADLEDGER_DEPLOYMENT manifest
+    (the command line before the environment; a single address before a manifest). A manifest
+    folder needs the chain id (`chain_id`, or a function asking the node); a manifest of another
+    chain than `chain_id` is refused.
     """
-
-    def pick(option: str, env: str, what: str) -> ChecksumAddress | None:
-        value = getattr(args, option, None) or os.environ.get(env) or None
-        return None if value is None else validation.nonzero_address(value.strip(), what)
-
-    return ContractAddresses(
-        records=pick("records_address", ENV_RECORDS, "RecordRegistry address"),
-        consent=pick("consent_address", ENV_CONSENT, "ConsentRegistry address"),
-    )
+    option_manifest = getattr(args, "deployment", None)
+    manifest_source = deployment_option(args)
+    manifest = None
+    if manifest_source:
+        known = chain_id() if callable(chain_id) else chain_id
+        manifest = load_deployment_manifest(manifest_source, known)
+    addresses: dict[str, ChecksumAddress] = {}
+    start_blocks: dict[str, int] = {}
+    for name, spec in CONTRACT_OPTIONS.items():
+        given = getattr(args, spec.dest, None) or None
+        env = os.environ.get(spec.env) or None
+        listed = manifest is not None and spec.contract in manifest.contracts
+        if given is None and env is not None and not (listed and option_manifest):
+            given = env
+        if given is not None:
+            addresses[name] = validation.nonzero_address(given.strip(), f"{spec.contract} address")
+        elif manifest is not None and listed:
+            addresses[name] = manifest.address_of(spec.contract)
+            start_blocks[name] = manifest.start_block(spec.contract)
+    return ContractAddresses(addresses, start_blocks, manifest)
 
 
 def rpc_url(args: argparse.Namespace) -> str | None:
@@ -222,7 +291,7 @@ class Connection:
     _records_address: ChecksumAddress | None = field(default=None, repr=False)
 
     def consent(self) -> ConsentRegistryClient:
-        return ConsentRegistryClient(self.w3, self.contracts.require("consent"), self.transactor)
+        return ConsentRegistryClient(**self._client_args("consent"))
 
     def records(self) -> RecordRegistryClient:
         """RecordRegistry: its own address, else the one the ConsentRegistry reads."""
@@ -233,7 +302,21 @@ class Connection:
             address = self._records_address = Web3.to_checksum_address(
                 self.consent().contract.functions.recordRegistry().call()
             )
-        return RecordRegistryClient(self.w3, address, self.transactor)
+        return RecordRegistryClient(**self._client_args("records", address))
+
+    def credentials(self) -> CredentialRegistryClient:
+        return CredentialRegistryClient(**self._client_args("credentials"))
+
+    def preauth(self) -> PreauthRegistryClient:
+        return PreauthRegistryClient(**self._client_args("preauth"))
+
+    def _client_args(self, name: str, address: ChecksumAddress | None = None) -> dict[str, Any]:
+        return {
+            "w3": self.w3,
+            "address": address or self.contracts.require(name),
+            "transactor": self.transactor,
+            "start_block": self.contracts.start_block(name),
+        }
 
     def now(self) -> int:
         """The chain's time (the latest block's timestamp)."""
@@ -247,14 +330,30 @@ class Connection:
 
 
 def open_connection(args: argparse.Namespace, signer: bool = False) -> Connection:
-    """Connect to the node of --rpc-url / $RADLEDGER_RPC_URL, with the command's signer if it sends."""
+    """Connect to the node of --rpc-url / $RADLEDGER_RPC_URL, with the command's signer if it sends.
+
+    The contract addresses are resolved (resolve_contracts) before the node is asked anything,
+    unless a folder of manifests needs the node's chain id; a manifest of another chain is refused.
+    """
     key = load_signer(args) if signer else None
-    contracts = resolve_contracts(args)
-    url = rpc_url(args)
-    if url is None:
-        raise ConfigurationError(f"no node: pass --rpc-url URL or set {ENV_RPC_URL}")
-    w3 = connect(url)
-    return Connection(w3, contracts, Transactor(w3, key) if key is not None else None)
+    node: list[Web3] = []
+
+    def w3() -> Web3:
+        if not node:
+            url = rpc_url(args)
+            if url is None:
+                raise ConfigurationError(f"no node: pass --rpc-url URL or set {ENV_RPC_URL}")
+            node.append(connect(url))
+        return node[0]
+
+    contracts = resolve_contracts(args, chain_id=lambda: int(w3().eth.chain_id))
+    if contracts.manifest is not None:
+        chain_id = int(w3().eth.chain_id)
+        if contracts.manifest.chain_id != chain_id:
+            raise ConfigurationError(
+                f"the deployment manifest is for chain {contracts.manifest.chain_id}; the node is chain {chain_id}"
+            )
+    return Connection(w3(), contracts, Transactor(w3(), key) if key is not None else None)
 
 
 # --------------------------------------------------------------------- value parsing
@@ -354,19 +453,7 @@ def names_of(flags: Scope | Purpose) -> list[str]:
     return [m.name or "" for m in type(flags) if int(m) & int(flags)]
 
 
-# ------------------------------------------------------------------- salts and records
-
-
-def read_salt(path: Path) -> bytes:
-    """A site salt file (hex, as `radledger salt new` writes it); warns when others can read it."""
-    try:
-        text = path.read_text().strip()
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ValidationError(f"cannot read salt file {path}: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        print(f"radledger: warning: salt file {path} is readable by others (chmod 600 it)", file=sys.stderr)
-    return validation.bytes32(text, f"salt file {path}")
+# --------------------------------------------------------------------------- records
 
 
 def record_from_args(args: argparse.Namespace, wildcard: bool = False) -> bytes:
@@ -379,7 +466,7 @@ def record_from_args(args: argparse.Namespace, wildcard: bool = False) -> bytes:
             return WILDCARD
         return validation.bytes32(given.strip(), "record id")
     if args.uid and args.salt_file:
-        return record_id(read_salt(args.salt_file), args.uid)
+        return record_id(read_site_salt(args.salt_file), args.uid)
     if args.uid or args.salt_file:
         raise ValidationError("--uid and --salt-file go together: the record id is keccak256(salt, UID)")
     raise ValidationError(

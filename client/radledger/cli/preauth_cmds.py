@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ from radledger.cli.options import (
 )
 from radledger.commitments import ClinicalOpening, MemberOpening, Opening, claim_id, evidence_file_hash, new_salt
 from radledger.eip712 import Domain
-from radledger.errors import ConfigurationError, ValidationError
+from radledger.errors import ValidationError
 from radledger.models import ClaimStatus, Policy, PreauthClaim, PreauthRequest
 from radledger.preauth import (
     DEFAULT_SIGNATURE_VALIDITY,
@@ -74,9 +73,8 @@ from radledger.preauth import (
     procedure_text,
     sign_order,
 )
+from radledger.records import read_site_salt
 from radledger.signers import KeySigner
-
-ENV_PREAUTH = "RADLEDGER_PREAUTH"
 
 GROUPS = {
     "payer": "payers registered by governance",
@@ -107,24 +105,13 @@ def register(subparsers: Any) -> None:
 
 
 def _add_connection(parser: argparse.ArgumentParser, signer: bool = False) -> None:
-    add_connection_options(parser)
-    parser.add_argument(
-        "--preauth", dest="preauth_address", metavar="ADDRESS", help=f"PreauthRegistry (default: ${ENV_PREAUTH})"
-    )
+    add_connection_options(parser, "preauth")
     if signer:
         add_signer_options(parser)
 
 
-def _preauth_address(args: argparse.Namespace) -> str:
-    value = getattr(args, "preauth_address", None) or os.environ.get(ENV_PREAUTH)
-    if not value:
-        raise ConfigurationError(f"no PreauthRegistry address: pass --preauth ADDRESS or set {ENV_PREAUTH}")
-    return validation.nonzero_address(value.strip(), "PreauthRegistry address")
-
-
 def _client(args: argparse.Namespace, signer: bool = False) -> PreauthRegistryClient:
-    conn = open_connection(args, signer=signer)
-    return PreauthRegistryClient(conn.w3, _preauth_address(args), conn.transactor)
+    return open_connection(args, signer=signer).preauth()
 
 
 def _id(text: str, what: str = "request id") -> bytes:
@@ -161,12 +148,6 @@ def _field(doc: dict[str, Any], name: str) -> Any:
     if name not in doc:
         raise ValidationError(f"input: missing {name!r}")
     return doc[name]
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
 
 
 def _amount(text: str, what: str) -> int:
@@ -408,7 +389,7 @@ def preauth_prepare(args: argparse.Namespace) -> int:
     opening = Opening(member, (_clinical_from(doc, base),))
     expedited = doc.get("expedited", False)
     if args.chain_id is not None:
-        domain = Domain.preauth(args.chain_id, _preauth_address(args))
+        domain = Domain.preauth(args.chain_id, options.resolve_contracts(args, args.chain_id).require("preauth"))
         now = wall_clock()
     else:
         client = _client(args)
@@ -644,7 +625,7 @@ def claim_submit(args: argparse.Namespace) -> int:
             document = args.claim_file.read_bytes()
         except OSError as exc:
             raise ValidationError(f"cannot read claim file {args.claim_file}: {exc.strerror}") from exc
-        cid = claim_id(document, options.read_salt(args.salt_file))
+        cid = claim_id(document, read_site_salt(args.salt_file))
     else:
         cid = _id(args.claim_id, "claim id")
     rid = _id(args.request_id)

@@ -17,7 +17,6 @@ radledger access record --record-id HEX --scopes images --purpose TREAT [--grant
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from radledger.consent import WILDCARD
 from radledger.eip712 import SignedMessage
 from radledger.errors import ValidationError
 from radledger.models import AccessBasis, Purpose, Scope
-from radledger.records import new_site_salt, record_id
+from radledger.records import read_site_salt, record_id, write_site_salt
 
 EXIT_NO_ACCESS = 3
 """`consent check` (and `role check`) exit status for "no" (0 for "yes")."""
@@ -84,20 +83,7 @@ def _register_salt(actions: Any) -> None:
 
 
 def salt_new(args: argparse.Namespace) -> int:
-    path: Path = args.path
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if args.force else os.O_EXCL)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise ValidationError(
-            f"{path} exists: a site salt is never replaced by accident (--force replaces it, and the record "
-            "ids made with the old salt can then no longer be recomputed)"
-        ) from None
-    except OSError as exc:
-        raise ValidationError(f"cannot write {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "w") as handle:
-        handle.write(hex0x(new_site_salt()) + "\n")
-    path.chmod(0o600)
+    path = write_site_salt(args.path, replace=args.force)
     print(f"wrote a new site salt to {path} (mode 600): keep it secret and back it up with the site's UID map")
     return 0
 
@@ -181,7 +167,7 @@ def _register_record(actions: Any) -> None:
 
 
 def record_id_cmd(args: argparse.Namespace) -> int:
-    print(hex0x(record_id(options.read_salt(args.salt_file), args.uid)))
+    print(hex0x(record_id(read_site_salt(args.salt_file), args.uid)))
     return 0
 
 

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 from radledger import validation
 from radledger.errors import ConfigurationError, ValidationError
 from radledger.gateway.upstream import UpstreamSettings
+from radledger.records import read_site_salt
 from radledger.signers import KeySigner
 
 DEFAULT_KEY_ENV = "RADLEDGER_PRIVATE_KEY"
@@ -97,10 +98,8 @@ class GatewaySettings:
     def salt(self) -> bytes:
         if self.salt_file is None:
             raise ConfigurationError("no [custodian] salt_file in the gateway configuration")
-        from radledger.cli.options import read_salt
-
         try:
-            return read_salt(self.salt_file)
+            return read_site_salt(self.salt_file)
         except ValidationError as exc:
             raise ConfigurationError(str(exc)) from None
 

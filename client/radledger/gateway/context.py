@@ -22,7 +22,7 @@ from radledger.gateway.ingest import Ingestor
 from radledger.gateway.store import GatewayStore
 from radledger.gateway.tokens import NonceStore, TokenVerifier
 from radledger.gateway.upstream import Upstream
-from radledger.manifest import load_manifest
+from radledger.manifest import load_deployment_manifest
 from radledger.records import RecordRegistryClient
 from radledger.signers import Signer
 from radledger.transactions import Transactor
@@ -103,12 +103,7 @@ def deployment_of(settings: GatewaySettings, w3: Web3) -> Deployment:
     """The contracts the configuration names: a deployment manifest, or explicit addresses."""
     chain_id = int(w3.eth.chain_id)
     if settings.manifest is not None:
-        manifest = load_manifest(settings.manifest)
-        if manifest.chain_id != chain_id:
-            raise ConfigurationError(
-                f"manifest {settings.manifest} is for chain {manifest.chain_id}, node is {chain_id}"
-            )
-        return manifest.deployment()
+        return load_deployment_manifest(settings.manifest, chain_id).deployment()
     if settings.consent_address is None:
         raise ConfigurationError("the gateway configuration names no contracts: [chain] manifest, or consent")
     records = settings.records_address
