@@ -127,7 +127,7 @@ def compile_artifacts(root: Path, compile_input: CompileInput | None = None) -> 
         )
     except solcx.exceptions.SolcError as exc:
         try:
-            output = json.loads(exc.stdout_data)
+            output = json.loads(exc.stdout_data or "")
         except (TypeError, ValueError):
             raise CompilerError(f"compilation failed: {exc.message}") from exc
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]

@@ -27,15 +27,15 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, keccak, to_checksum_address
-from web3.contract.contract import ContractEvent, ContractFunction
-from web3.exceptions import Web3Exception
+from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from radledger import errors, validation
 from radledger.contract import ContractClient
 from radledger.eip712 import CREDENTIAL_DOMAIN_NAME, Domain, SignedMessage, sign
-from radledger.errors import ChainError, ValidationError
+from radledger.errors import ValidationError
+from radledger.logs import logs_in_halves
 from radledger.models import (
     FOREVER,
     Attestation,
@@ -624,11 +624,15 @@ class CredentialRegistryClient(ContractClient):
             1 for i in self.signature_invalidations(attestation.issuer) if position(i.block_number, i.tx_hash) < made
         )
 
-    def _logs(self, event_name: str, filters: dict[str, Any] | None, from_block: int = 0) -> list[EventData]:
-        """Every `event_name` log of this contract, oldest first. A node that refuses a range (too many
-        blocks or results) gets it in halves."""
+    def _logs(self, event_name: str, filters: dict[str, Any] | None) -> list[EventData]:
+        """Every `event_name` log of this contract from its start block on, oldest first (a range the
+        node refuses is read in halves)."""
         event = getattr(self.contract.events, event_name)()
-        return _logs_in_range(event, filters, from_block, int(self.w3.eth.block_number))
+
+        def fetch(start: int, end: int) -> list[EventData]:
+            return list(event.get_logs(argument_filters=filters, from_block=start, to_block=end))
+
+        return logs_in_halves(fetch, self.start_block, int(self.w3.eth.block_number))
 
     def _deadline(self, deadline: int | None) -> int:
         if deadline is None:
@@ -646,16 +650,6 @@ class CredentialRegistryClient(ContractClient):
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _logs_in_range(event: ContractEvent, filters: dict[str, Any] | None, start: int, end: int) -> list[EventData]:
-    try:
-        return list(event.get_logs(argument_filters=filters, from_block=start, to_block=end))
-    except (Web3Exception, ValueError) as exc:
-        if start >= end:
-            raise ChainError(f"the node refused the logs of block {start}: {exc}") from exc
-        middle = (start + end) // 2
-        return _logs_in_range(event, filters, start, middle) + _logs_in_range(event, filters, middle + 1, end)
 
 
 def _attestation_from(event: EventData) -> Attestation:

@@ -36,7 +36,6 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_typing import ChecksumAddress
 from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
-from web3.exceptions import Web3Exception
 from web3.types import LogReceipt, TxReceipt
 
 from radledger import validation
@@ -44,7 +43,8 @@ from radledger.commitments import Opening
 from radledger.contract import ContractClient
 from radledger.credentials import CredentialRegistryClient, subject_id
 from radledger.eip712 import PREAUTH_DOMAIN_NAME, Domain, SignedMessage, message_fields, sign, typed_data
-from radledger.errors import ChainError, RadledgerError, ValidationError
+from radledger.errors import RadledgerError, ValidationError
+from radledger.logs import logs_in_halves
 from radledger.models import (
     CMS_EXPEDITED_DECISION_SECONDS,
     CMS_STANDARD_DECISION_SECONDS,
@@ -588,10 +588,11 @@ class PreauthRegistryClient(ContractClient):
 
     # -------------------------------------------------------------------- events
 
-    def history(self, request_id: bytes, from_block: int = 0) -> list[PreauthEvent]:
+    def history(self, request_id: bytes, from_block: int | None = None) -> list[PreauthEvent]:
         """Every event of a request and its claims, oldest first (each with its block's time).
 
-        `from_block`: where to start looking (the request's block, or the deployment's, spares a node the rest).
+        `from_block`: where to start looking (default: the client's start block, the contract's creation
+        when known); the request's block spares a node the rest.
         """
         rid = "0x" + _commitment(request_id, "request id").hex()
         logs = self._logs([None, rid], from_block) + self._logs([None, None, rid], from_block)
@@ -612,7 +613,7 @@ class PreauthRegistryClient(ContractClient):
             out.append(PreauthEvent(name, args, block, int(log["logIndex"]), times[block], tx_hash))
         return out
 
-    def commitments(self, request_id: bytes, from_block: int = 0) -> tuple[bytes, list[bytes]]:
+    def commitments(self, request_id: bytes, from_block: int | None = None) -> tuple[bytes, list[bytes]]:
         """The member commitment and every clinical commitment of a request (request, information, appeal)."""
         member = b""
         clinical: list[bytes] = []
@@ -625,25 +626,20 @@ class PreauthRegistryClient(ContractClient):
             raise ValidationError(f"no request 0x{bytes(request_id).hex()} in this contract's events")
         return member, clinical
 
-    def verify_opening(self, request_id: bytes, opening: Opening, from_block: int = 0) -> bool:
+    def verify_opening(self, request_id: bytes, opening: Opening, from_block: int | None = None) -> bool:
         """The payer's audit: does the site's opening open this request's commitments on chain?"""
         member, clinical = self.commitments(request_id, from_block)
         return opening.verify(member, clinical)
 
-    def _logs(self, topics: list[Any], from_block: int) -> list[LogReceipt]:
-        return _logs_in_range(self, topics, from_block, int(self.w3.eth.block_number))
+    def _logs(self, topics: list[Any], from_block: int | None) -> list[LogReceipt]:
+        """Raw logs of this contract matching `topics`, oldest first (a range the node refuses is read in halves)."""
 
+        def fetch(start: int, end: int) -> list[LogReceipt]:
+            params: Any = {"address": self.address, "fromBlock": start, "toBlock": end, "topics": topics}
+            return list(self.w3.eth.get_logs(params))
 
-def _logs_in_range(client: PreauthRegistryClient, topics: list[Any], start: int, end: int) -> list[LogReceipt]:
-    """Raw logs of the contract; a node that refuses a range (too many blocks or results) gets it in halves."""
-    try:
-        params: Any = {"address": client.address, "fromBlock": start, "toBlock": end, "topics": topics}
-        return list(client.w3.eth.get_logs(params))
-    except (Web3Exception, ValueError) as exc:
-        if start >= end:
-            raise ChainError(f"the node refused the logs of block {start}: {exc}") from exc
-        middle = (start + end) // 2
-        return _logs_in_range(client, topics, start, middle) + _logs_in_range(client, topics, middle + 1, end)
+        start = self.start_block if from_block is None else from_block
+        return logs_in_halves(fetch, start, int(self.w3.eth.block_number))
 
 
 def _request_from(request_id: bytes, raw: Sequence[Any]) -> PreauthRequest:

@@ -18,6 +18,7 @@ from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 
 from radledger.errors import SignerError
+from radledger.files import write_private
 
 
 class Signer(Protocol):
@@ -112,11 +113,8 @@ class KeySigner:
         return cls(Account.from_key(key))
 
     def to_keystore(self, path: Path | str, password: str) -> Path:
-        """Write this key as an encrypted keystore file."""
-        target = Path(path)
-        target.write_text(json.dumps(Account.encrypt(self.account.key, password)))
-        target.chmod(0o600)
-        return target
+        """Write this key as an encrypted keystore file, readable by its owner only."""
+        return write_private(path, json.dumps(Account.encrypt(self.account.key, password)))
 
     def sign_typed_data(self, typed_data: dict[str, Any]) -> bytes:
         signed = self.account.sign_message(encode_typed_data(full_message=typed_data))

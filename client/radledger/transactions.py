@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import Web3Exception
-from web3.types import TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from radledger.errors import ChainError, RadledgerError, TransactionReverted, decode_revert, is_revert, revert_data_of
 from radledger.signers import Signer
@@ -61,7 +61,7 @@ def node_errors() -> Iterator[None]:
 def call(fn: ContractFunction, sender: ChecksumAddress | None = None, block: Any = "latest") -> Any:
     """Call a view (or simulate a transaction) with decoded reverts."""
     with decoded_reverts():
-        params = {"from": sender} if sender else {}
+        params: TxParams = {"from": sender} if sender else {}
         return fn.call(params, block_identifier=block)
 
 
@@ -94,7 +94,7 @@ class Transactor:
             return self._send(fn, value, gas)
 
     def _send(self, fn: ContractFunction, value: int, gas: int | None) -> TxReceipt:
-        params: dict[str, Any] = {"from": self.address, "value": value}
+        params: TxParams = {"from": self.address, "value": Wei(value)}
         with decoded_reverts():
             estimate = fn.estimate_gas(params)
         params["gas"] = gas or self._with_margin(estimate)
@@ -113,7 +113,7 @@ class Transactor:
     def _deploy(self, abi: Any, bytecode: str, *args: Any) -> TxReceipt:
         factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         constructor = factory.constructor(*args)
-        params: dict[str, Any] = {"from": self.address}
+        params: TxParams = {"from": self.address}
         with decoded_reverts():
             estimate = constructor.estimate_gas(params)
         params["gas"] = self._with_margin(estimate)
@@ -137,17 +137,17 @@ class Transactor:
             priority = DEFAULT_PRIORITY_FEE if base else 0
         return {"maxFeePerGas": 2 * base + priority, "maxPriorityFeePerGas": priority}
 
-    def _send_signed(self, build: Callable[[dict[str, Any]], dict[str, Any]], params: dict[str, Any]) -> str:
+    def _send_signed(self, build: Callable[[TxParams], TxParams], params: TxParams) -> str:
         tracker = self._nonces
         with tracker.lock:
             # Under the lock, the node's pending count already includes every transaction this
             # transactor sent before (send_raw_transaction returned), so it is the next nonce. A
             # local counter is kept only to notice a node that lags behind its own pool.
-            nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+            nonce: int = self.w3.eth.get_transaction_count(self.address, "pending")
             if tracker.next_nonce is not None and tracker.last_hash and nonce < tracker.next_nonce:
                 nonce = tracker.next_nonce if self._known(tracker.last_hash) else nonce
-            tx = build({**params, **self.fees(), "nonce": nonce, "chainId": self.w3.eth.chain_id})
-            raw = self.signer.sign_transaction(tx)
+            tx = build(cast(TxParams, {**params, **self.fees(), "nonce": nonce, "chainId": self.w3.eth.chain_id}))
+            raw = self.signer.sign_transaction(dict(tx))
             try:
                 with decoded_reverts():
                     tx_hash = self.w3.eth.send_raw_transaction(raw).to_0x_hex()

@@ -1,6 +1,6 @@
 """`radledger audit ...`: index a deployment's events into SQLite, then ask the index (no node needed).
 
-    radledger audit sync --rpc-url URL [--manifest deployments/1.json] [--db audit.sqlite]
+    radledger audit sync --rpc-url URL [--deployment deployments/1.json] [--db audit.sqlite]
     radledger audit consent-history --patient ADDRESS
     radledger audit who-could-access --record-id HEX [--at 2030-04-01]
     radledger audit trail --record-id HEX
@@ -30,8 +30,8 @@ from radledger.audit.syncer import sync
 from radledger.audit.target import AuditTarget
 from radledger.chain import connect
 from radledger.cli.options import (
-    ENV_CONSENT,
-    ENV_RECORDS,
+    CONTRACT_OPTIONS,
+    add_connection_options,
     add_parser,
     add_record_options,
     parse_duration,
@@ -42,12 +42,10 @@ from radledger.cli.options import (
     set_handler,
 )
 from radledger.errors import ConfigurationError, ValidationError
-from radledger.manifest import load_manifest, manifest_path
+from radledger.manifest import manifest_path
 from radledger.networks import get_network
 
 ENV_AUDIT_DB = "RADLEDGER_AUDIT_DB"
-ENV_CREDENTIALS = "RADLEDGER_CREDENTIALS"
-ENV_PREAUTH = "RADLEDGER_PREAUTH"
 DEFAULT_DB = "radledger-audit.sqlite"
 
 EXPORTS = (
@@ -62,22 +60,17 @@ def register(subparsers: Any) -> None:
 
     p = add_parser(actions, "sync", "read the deployment's events into the SQLite index (resumes; reorg-safe)")
     _add_db(p)
+    add_connection_options(p, *CONTRACT_OPTIONS)
     where = p.add_argument_group("node and deployment")
-    where.add_argument("--rpc-url", metavar="URL", help="JSON-RPC endpoint (default: $RADLEDGER_RPC_URL)")
     where.add_argument("--network", metavar="NAME", help="an entry of networks.toml, instead of --rpc-url")
     where.add_argument("--networks", type=Path, metavar="FILE", help="networks file (with --network)")
+    where.add_argument("--manifest", dest="deployment", type=Path, metavar="PATH", help="the same as --deployment")
     where.add_argument(
-        "--manifest", type=Path, metavar="PATH", help="deployment manifest (default: <dir>/<chainId>.json)"
+        "--deployments-dir",
+        type=Path,
+        metavar="DIR",
+        help="where manifests live, without --deployment: <DIR>/<chainId>.json if it exists (default: deployments)",
     )
-    where.add_argument(
-        "--deployments-dir", type=Path, metavar="DIR", help="where manifests live (default: deployments)"
-    )
-    where.add_argument("--records", dest="records_address", metavar="ADDRESS", help=f"RecordRegistry (${ENV_RECORDS})")
-    where.add_argument("--consent", dest="consent_address", metavar="ADDRESS", help=f"ConsentRegistry (${ENV_CONSENT})")
-    where.add_argument(
-        "--credentials", dest="credentials_address", metavar="ADDRESS", help=f"CredentialRegistry (${ENV_CREDENTIALS})"
-    )
-    where.add_argument("--preauth", dest="preauth_address", metavar="ADDRESS", help=f"PreauthRegistry (${ENV_PREAUTH})")
     where.add_argument(
         "--from-block", type=int, metavar="N", help="first block to read (default: the manifest's, or 0)"
     )
@@ -212,23 +205,6 @@ def _emit(items: list[Any], args: argparse.Namespace, columns: list[str] | None 
 # ----------------------------------------------------------------------------------- sync
 
 
-def _explicit_addresses(args: argparse.Namespace) -> dict[str, str]:
-    found = resolve_contracts(args)
-    out: dict[str, str] = {}
-    if found.records:
-        out["RecordRegistry"] = found.records
-    if found.consent:
-        out["ConsentRegistry"] = found.consent
-    for option, env, name in (
-        ("credentials_address", ENV_CREDENTIALS, "CredentialRegistry"),
-        ("preauth_address", ENV_PREAUTH, "PreauthRegistry"),
-    ):
-        value = getattr(args, option, None) or os.environ.get(env)
-        if value:
-            out[name] = validation.nonzero_address(value.strip(), f"{name} address")
-    return out
-
-
 def run_sync(args: argparse.Namespace) -> int:
     deployments = args.deployments_dir
     if args.network:
@@ -243,22 +219,16 @@ def run_sync(args: argparse.Namespace) -> int:
             raise ConfigurationError("no node: pass --rpc-url URL, --network NAME, or set RADLEDGER_RPC_URL")
         w3 = connect(url)
     chain_id = int(w3.eth.chain_id)
-    explicit = _explicit_addresses(args)
-    path = args.manifest or manifest_path(deployments or Path("deployments"), chain_id)
-    if args.manifest or path.is_file():
-        target = AuditTarget.from_manifest(load_manifest(path))
-        if target.chain_id != chain_id:
-            raise ConfigurationError(f"{path} is a deployment on chain {target.chain_id}; the node is chain {chain_id}")
-        if explicit:
-            target = AuditTarget(chain_id, {**target.contracts, **explicit}, dict(target.start_blocks))
-        source = str(path)
-    elif explicit:
-        target = AuditTarget(chain_id, explicit)
-        source = "the given addresses"
-    else:
+    default = manifest_path(deployments or Path("deployments"), chain_id)
+    found = resolve_contracts(args, chain_id, default_manifest=default)
+    if not found.addresses:
         raise ConfigurationError(
-            f"no deployment: no manifest at {path}; pass --manifest PATH or the addresses (--records, --consent, ...)"
+            f"no deployment: no manifest at {default}; pass --deployment PATH or the addresses "
+            "(--records, --consent, ...)"
         )
+    contracts, start_blocks = found.by_contract()
+    target = AuditTarget(chain_id, contracts, start_blocks)
+    source = str(found.manifest_path) if found.manifest_path else "the given addresses"
     if args.from_block is not None:
         target = AuditTarget(chain_id, target.contracts, {name: args.from_block for name in target.contracts})
     if args.initial_range < 1 or args.max_range < args.initial_range:

@@ -3,7 +3,7 @@
     radledger networks [--networks FILE]
     radledger deploy --network NAME [--setup FILE] [--handoff-to ADDRESS] [--dry-run] [--fresh]
                      [--confirmations N] [--break-glass 24h] [--key-env NAME | --keystore PATH] [--json]
-    radledger verify-deployment --network NAME [--manifest PATH] [--json]
+    radledger verify-deployment --network NAME [--deployment PATH] [--json]
 
 The deployer's key comes from the environment variable the network names (default
 RADLEDGER_DEPLOYER_KEY, or --key-env NAME) or from an encrypted keystore (--keystore PATH,
@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from radledger.cli.options import (
+    ENV_DEPLOYMENT,
     add_json_option,
     add_parser,
     add_signer_options,
+    deployment_option,
     load_signer,
     parse_duration,
     print_json,
@@ -28,7 +30,7 @@ from radledger.cli.options import (
 )
 from radledger.deploy import DEFAULT_BREAK_GLASS_SECONDS, deploy, plan_deployment
 from radledger.errors import ConfigurationError
-from radledger.manifest import load_manifest, manifest_path
+from radledger.manifest import load_manifest, manifest_file, manifest_path
 from radledger.networks import Network, get_network, load_networks, redact
 from radledger.setup_config import load_setup
 from radledger.signers import Signer, UnlockedAccount
@@ -79,7 +81,14 @@ def register(subparsers: Any) -> None:
     )
     _add_networks_option(p)
     p.add_argument("--network", required=True, metavar="NAME", help="an entry of networks.toml")
-    p.add_argument("--manifest", type=Path, metavar="PATH", help="default: <deployments>/<chainId>.json")
+    p.add_argument(
+        "--deployment",
+        "--manifest",
+        dest="deployment",
+        type=Path,
+        metavar="PATH",
+        help=f"the manifest, or its folder (default: ${ENV_DEPLOYMENT}, else <deployments>/<chainId>.json)",
+    )
     add_json_option(p)
     set_handler(p, run_verify)
 
@@ -154,7 +163,9 @@ def run_verify(args: argparse.Namespace) -> int:
     if network.in_process:
         raise ConfigurationError("an in-process chain ends with its process: there is no deployment to verify")
     w3 = network.connect()
-    path = args.manifest or manifest_path(network.deployments_dir, w3.eth.chain_id)
+    given = deployment_option(args)
+    chain_id = int(w3.eth.chain_id)
+    path = manifest_file(given, chain_id) if given else manifest_path(network.deployments_dir, chain_id)
     report = verify_deployment(w3, load_manifest(path))
     if args.json:
         print_json({"chainId": report.chain_id, "ok": report.ok, "checks": [c.to_json() for c in report.checks]})

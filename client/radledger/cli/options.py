@@ -29,7 +29,7 @@ from radledger.chain import connect
 from radledger.consent import WILDCARD, ConsentRegistryClient
 from radledger.credentials import CredentialRegistryClient
 from radledger.errors import ConfigurationError, SignerError, ValidationError
-from radledger.manifest import Manifest, load_deployment_manifest
+from radledger.manifest import Manifest, load_deployment_manifest, manifest_file
 from radledger.models import FOREVER, Purpose, RecordKind, Scope
 from radledger.preauth import PreauthRegistryClient
 from radledger.records import RecordRegistryClient, read_site_salt, record_id
@@ -167,13 +167,15 @@ CONTRACT_OPTIONS: dict[str, ContractOption] = {
 
 @dataclass(frozen=True)
 class ContractAddresses:
-    """Where the contracts are; a missing one is an error only when a command needs it."""
+    """Where the contracts are (by CONTRACT_OPTIONS key); a missing one is an error only when a
+    command needs it."""
 
     addresses: Mapping[str, ChecksumAddress] = field(default_factory=dict)
     start_blocks: Mapping[str, int] = field(default_factory=dict)
-    """The block a contract's events start at, when a manifest says (else 0)."""
+    """The block a contract's events start at, for the addresses a manifest gave (else 0)."""
     manifest: Manifest | None = None
-    """The deployment manifest consulted, if any."""
+    manifest_path: Path | None = None
+    """The deployment manifest consulted, if any, and its file."""
 
     @property
     def records(self) -> ChecksumAddress | None:
@@ -196,9 +198,13 @@ class ContractAddresses:
     def start_block(self, name: str) -> int:
         return self.start_blocks.get(name, 0)
 
-    def by_contract(self) -> dict[str, ChecksumAddress]:
-        """Contract name (`RecordRegistry`) → address, for every contract found."""
-        return {CONTRACT_OPTIONS[name].contract: address for name, address in self.addresses.items()}
+    def by_contract(self) -> tuple[dict[str, ChecksumAddress], dict[str, int]]:
+        """Contract name (`RecordRegistry`) → address, and → start block, for every contract found."""
+        names = {key: CONTRACT_OPTIONS[key].contract for key in self.addresses}
+        return (
+            {names[key]: address for key, address in self.addresses.items()},
+            {names[key]: block for key, block in self.start_blocks.items()},
+        )
 
 
 def deployment_option(args: argparse.Namespace) -> Path | None:
@@ -207,35 +213,41 @@ def deployment_option(args: argparse.Namespace) -> Path | None:
     return None if given is None else Path(given)
 
 
-def resolve_contracts(args: argparse.Namespace, chain_id: int | Callable[[], int] | None = None) -> ContractAddresses:
+def resolve_contracts(
+    args: argparse.Namespace,
+    chain_id: int | Callable[[], int] | None = None,
+    default_manifest: Path | None = None,
+) -> ContractAddresses:
     """The contract addresses for a command: the one place they are resolved.
 
     Each contract's address comes from, in order: its option (`--consent`), the --deployment
     manifest, its environment variable ($RADLEDGER_CONSENT), the $RADLEDGER_DEPLOYMENT manifest
-    (the command line before the environment; a single address before a manifest). A manifest
-    folder needs the chain id (`chain_id`, or a function asking the node); a manifest of another
-    chain than `chain_id` is refused.
+    (the command line before the environment; a single address before a manifest), and last
+    `default_manifest` if that file exists. A manifest folder needs the chain id (`chain_id`, or a
+    function asking the node); a manifest of another chain than `chain_id` is refused.
     """
-    option_manifest = getattr(args, "deployment", None)
-    manifest_source = deployment_option(args)
-    manifest = None
-    if manifest_source:
+    on_command_line = bool(getattr(args, "deployment", None))
+    source = deployment_option(args)
+    if source is None and default_manifest is not None and default_manifest.is_file():
+        source = default_manifest
+    manifest = path = None
+    if source is not None:
         known = chain_id() if callable(chain_id) else chain_id
-        manifest = load_deployment_manifest(manifest_source, known)
+        path = manifest_file(source, known)
+        manifest = load_deployment_manifest(path, known)
     addresses: dict[str, ChecksumAddress] = {}
     start_blocks: dict[str, int] = {}
     for name, spec in CONTRACT_OPTIONS.items():
-        given = getattr(args, spec.dest, None) or None
-        env = os.environ.get(spec.env) or None
         listed = manifest is not None and spec.contract in manifest.contracts
-        if given is None and env is not None and not (listed and option_manifest):
-            given = env
+        given = getattr(args, spec.dest, None) or None
+        if given is None and not (listed and on_command_line):
+            given = os.environ.get(spec.env) or None
         if given is not None:
             addresses[name] = validation.nonzero_address(given.strip(), f"{spec.contract} address")
         elif manifest is not None and listed:
             addresses[name] = manifest.address_of(spec.contract)
             start_blocks[name] = manifest.start_block(spec.contract)
-    return ContractAddresses(addresses, start_blocks, manifest)
+    return ContractAddresses(addresses, start_blocks, manifest, path)
 
 
 def rpc_url(args: argparse.Namespace) -> str | None:

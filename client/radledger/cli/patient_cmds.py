@@ -190,7 +190,6 @@ class _SigningContext:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.signer: KeySigner = options.load_signer(args)
-        self.contract = options.resolve_contracts(args).require("consent")
         offline = (args.version, args.epoch)
         if any(v is not None for v in offline):
             if any(v is None for v in offline) or args.chain_id is None:
@@ -200,7 +199,8 @@ class _SigningContext:
             for value, name in ((args.chain_id, "--chain-id"), (args.version, "--version"), (args.epoch, "--epoch")):
                 if value < 0:
                     raise ValidationError(f"{name}: {value} is negative")
-            self.domain = Domain.consent(args.chain_id, self.contract)
+            contract = options.resolve_contracts(args, args.chain_id).require("consent")
+            self.domain = Domain.consent(args.chain_id, contract)
             self.now = options.wall_clock()
             self.client = None
             return
