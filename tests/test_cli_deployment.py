@@ -15,9 +15,10 @@ from radledger.cli import main, options
 from radledger.cli.options import CONTRACT_OPTIONS, resolve_contracts
 from radledger.credentials import CredentialRegistryClient
 from radledger.deploy import Deployment
+from radledger.eip712 import SignedMessage
 from radledger.errors import ConfigurationError, ValidationError
 from radledger.manifest import ContractRecord, Manifest, load_manifest, manifest_path, save_manifest
-from tests.conftest import Actors
+from tests.conftest import Actors, named_key
 from tests.test_credentials_support import CredEnv
 
 pytest_plugins = ["tests.test_credentials_support"]
@@ -193,3 +194,22 @@ def test_a_manifests_clients_read_events_from_each_contracts_creation_block(
     )
     clients = load_manifest(path).clients(w3)
     assert (clients.records.start_block, clients.consent.start_block, clients.credentials.start_block) == (2, 3, 4)
+
+
+def test_offline_signing_takes_the_contract_from_the_manifest_of_its_chain_without_a_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_manifest(manifest_path(tmp_path, CHAIN_ID), CHAIN_ID, {"ConsentRegistry": (address("12"), 3)})
+    write_manifest(manifest_path(tmp_path, 1), 1, {"ConsentRegistry": (address("99"), 3)})
+    monkeypatch.setenv("RL_TEST_OFFLINE_PATIENT_KEY", named_key("offline patient").account.key.hex())
+    monkeypatch.setenv("RADLEDGER_RPC_URL", RPC)  # a node in the environment does not stop offline signing
+    out = tmp_path / "grant.json"
+    code = main(
+        ["consent", "sign", "grant", "--key-env", "RL_TEST_OFFLINE_PATIENT_KEY", "--grantee",
+         named_key("grantee").address, "--record-id", "0x" + "ab" * 32, "--scopes", "images", "--purposes", "TREAT",
+         "--until", "30d", "--out", str(out), "--chain-id", str(CHAIN_ID), "--version", "0", "--epoch", "0",
+         "--deployment", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    signed = SignedMessage.load(out)
+    assert (signed.domain.chain_id, signed.domain.verifying_contract) == (CHAIN_ID, address("12"))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from web3 import Web3
 
 from radledger.errors import ChainError, ConfigurationError
 
 DEFAULT_START_TIMESTAMP = 1_900_000_000
 """A fixed genesis time (2030-03-17) for reproducible runs: later blocks add one second each."""
+
+GAS_ESTIMATOR_ENV = "GAS_ESTIMATOR_BACKEND_FUNC"
+"""py-evm's variable naming the gas estimator function (a dotted path) of chains built from then on."""
 
 
 def in_process_chain(start_timestamp: int | None = None, accounts: int = 10) -> Web3:
@@ -29,6 +36,25 @@ def in_process_chain(start_timestamp: int | None = None, accounts: int = 10) -> 
     state = PyEVMBackend.generate_genesis_state(num_accounts=accounts)
     backend = PyEVMBackend(genesis_parameters=params, genesis_state=state)
     return Web3(EthereumTesterProvider(EthereumTester(backend)))
+
+
+@contextmanager
+def gas_estimator(function: str) -> Iterator[None]:
+    """Select the gas estimator `function` (a dotted path) for in-process chains built inside the block.
+
+    py-evm reads the variable when a chain object is built (``Chain.__init__`` calls
+    ``eth.estimators.get_gas_estimator()``), and eth-tester rebuilds its chain object on some
+    reverts, so the variable stays set for the whole block and is restored afterwards.
+    """
+    previous = os.environ.get(GAS_ESTIMATOR_ENV)
+    os.environ[GAS_ESTIMATOR_ENV] = function
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[GAS_ESTIMATOR_ENV]
+        else:
+            os.environ[GAS_ESTIMATOR_ENV] = previous
 
 
 def tester_private_keys(w3: Web3) -> list[bytes]:

@@ -8,8 +8,8 @@ from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
 from radledger import validation
-from radledger.contract import ContractClient
-from radledger.eip712 import CONSENT_DOMAIN_NAME, Domain, SignedMessage, sign
+from radledger.contract import SigningContractClient
+from radledger.eip712 import CONSENT_DOMAIN_NAME, SignedMessage, sign
 from radledger.errors import ValidationError
 from radledger.models import FOREVER, AccessBasis, Grant, Guardian, Purpose, Scope
 from radledger.signers import Signer
@@ -53,7 +53,36 @@ def grant_message(
     }
 
 
-class ConsentRegistryClient(ContractClient):
+def revoke_message(
+    patient: str, grantee: str, record_id: bytes, signer: str, version: int, epoch: int, deadline: int
+) -> dict[str, Any]:
+    """The `Revoke` message a patient (or guardian) signs: it names the slot version it revokes."""
+    return {
+        "patient": validation.nonzero_address(patient, "patient"),
+        "grantee": validation.nonzero_address(grantee, "grantee"),
+        "recordId": validation.bytes32(record_id, "record id"),
+        "signer": validation.nonzero_address(signer, "signer"),
+        "version": version,
+        "epoch": epoch,
+        "deadline": deadline,
+    }
+
+
+def guardian_message(
+    patient: str, guardian: str, valid_until: int, version: int, epoch: int, deadline: int
+) -> dict[str, Any]:
+    """The `SetGuardian` message a patient signs (`valid_until` 0 removes the guardian)."""
+    return {
+        "patient": validation.nonzero_address(patient, "patient"),
+        "guardian": validation.nonzero_address(guardian, "guardian"),
+        "validUntil": validation.timestamp(valid_until, "valid_until"),
+        "version": version,
+        "epoch": epoch,
+        "deadline": deadline,
+    }
+
+
+class ConsentRegistryClient(SigningContractClient):
     CONTRACT_NAME = "ConsentRegistry"
 
     # ------------------------------------------------------------ direct actions
@@ -112,11 +141,6 @@ class ConsentRegistryClient(ContractClient):
 
     # ---------------------------------------------------------------- signatures
 
-    def domain(self) -> Domain:
-        """The contract's EIP-712 domain (ERC-5267)."""
-        _, name, version, chain_id, contract, _, _ = self._call("eip712Domain")
-        return Domain(name, version, chain_id, contract)
-
     def sign_grant(
         self,
         signer: Signer,
@@ -142,29 +166,20 @@ class ConsentRegistryClient(ContractClient):
         self, signer: Signer, patient: str, grantee: str, record_id: bytes, deadline: int | None = None
     ) -> SignedMessage:
         rid = validation.bytes32(record_id, "record id")
-        message = {
-            "patient": validation.nonzero_address(patient, "patient"),
-            "grantee": validation.nonzero_address(grantee, "grantee"),
-            "recordId": rid,
-            "signer": signer.address,
-            "version": self.get_grant(patient, grantee, rid).version,
-            "epoch": self.signature_epoch(patient),
-            "deadline": self._deadline(deadline),
-        }
+        message = revoke_message(
+            patient, grantee, rid, signer.address, self.get_grant(patient, grantee, rid).version,
+            self.signature_epoch(patient), self._deadline(deadline),
+        )  # fmt: skip
         return sign(signer, self.domain(), "Revoke", message)
 
     def sign_set_guardian(
         self, patient: Signer, guardian: str, valid_until: int, deadline: int | None = None
     ) -> SignedMessage:
         checked_guardian, until = self._guardian_args(guardian, valid_until)
-        message = {
-            "patient": patient.address,
-            "guardian": checked_guardian,
-            "validUntil": until,
-            "version": self.get_guardian(patient.address, checked_guardian).version,
-            "epoch": self.signature_epoch(patient.address),
-            "deadline": self._deadline(deadline),
-        }
+        message = guardian_message(
+            patient.address, checked_guardian, until, self.get_guardian(patient.address, checked_guardian).version,
+            self.signature_epoch(patient.address), self._deadline(deadline),
+        )  # fmt: skip
         return sign(patient, self.domain(), "SetGuardian", message)
 
     def sign_invalidate_signatures(self, signer: Signer, patient: str, deadline: int | None = None) -> SignedMessage:
@@ -214,28 +229,10 @@ class ConsentRegistryClient(ContractClient):
     # --------------------------------------------------------------------- views
 
     def has_access(self, patient: str, grantee: str, record_id: bytes, scopes: int, purposes: int) -> bool:
-        return bool(
-            self._call(
-                "hasAccess",
-                validation.address(patient, "patient"),
-                validation.address(grantee, "grantee"),
-                validation.bytes32(record_id, "record id"),
-                int(validation.scopes(scopes)),
-                int(validation.purposes(purposes)),
-            )
-        )
+        return bool(self._call("hasAccess", *_access_question(patient, grantee, record_id, scopes, purposes)))
 
     def access_basis(self, patient: str, grantee: str, record_id: bytes, scopes: int, purposes: int) -> AccessBasis:
-        return AccessBasis(
-            self._call(
-                "accessBasis",
-                validation.address(patient, "patient"),
-                validation.address(grantee, "grantee"),
-                validation.bytes32(record_id, "record id"),
-                int(validation.scopes(scopes)),
-                int(validation.purposes(purposes)),
-            )
-        )
+        return AccessBasis(self._call("accessBasis", *_access_question(patient, grantee, record_id, scopes, purposes)))
 
     def get_grant(self, patient: str, grantee: str, record_id: bytes) -> Grant:
         p = validation.address(patient, "patient")
@@ -290,10 +287,25 @@ class ConsentRegistryClient(ContractClient):
             raise ValidationError(f"valid_until {valid_until} is not after the chain's time {self.now()}")
         return validation.nonzero_address(guardian, "guardian"), valid_until
 
-    def _deadline(self, deadline: int | None) -> int:
-        if deadline is None:
-            return self.now() + 3600
-        return validation.deadline(deadline, self.now())
+
+def _access_question(
+    patient: str, grantee: str, record_id: bytes, scopes: int, purposes: int
+) -> tuple[str, str, bytes, int, int]:
+    """The checked arguments of hasAccess and accessBasis."""
+    return (
+        validation.address(patient, "patient"),
+        validation.address(grantee, "grantee"),
+        validation.bytes32(record_id, "record id"),
+        int(validation.scopes(scopes)),
+        int(validation.purposes(purposes)),
+    )
 
 
-__all__ = ["CONSENT_DOMAIN_NAME", "WILDCARD", "ConsentRegistryClient", "grant_message"]
+__all__ = [
+    "CONSENT_DOMAIN_NAME",
+    "WILDCARD",
+    "ConsentRegistryClient",
+    "grant_message",
+    "guardian_message",
+    "revoke_message",
+]

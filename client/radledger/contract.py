@@ -12,6 +12,7 @@ from web3.types import TxReceipt
 from radledger import validation
 from radledger.artifacts import Artifact, load_artifact
 from radledger.chain import is_in_process
+from radledger.eip712 import Domain
 from radledger.errors import SignerError
 from radledger.transactions import Transactor, call
 
@@ -87,3 +88,21 @@ class ContractClient:
             except Exception:
                 continue
         return out
+
+
+class SigningContractClient(ContractClient):
+    """A contract that also acts on EIP-712 signatures (its domain read through ERC-5267)."""
+
+    DEFAULT_SIGNATURE_LIFETIME = 3600
+    """How long a signature made without a deadline may be relayed, in seconds."""
+
+    def domain(self) -> Domain:
+        """The contract's EIP-712 domain (ERC-5267)."""
+        _, name, version, chain_id, contract, _, _ = self._call("eip712Domain")
+        return Domain(name, version, chain_id, contract)
+
+    def _deadline(self, deadline: int | None) -> int:
+        """A signature's deadline: the one given (checked against the chain's time), else an hour from now."""
+        if deadline is None:
+            return self.now() + self.DEFAULT_SIGNATURE_LIFETIME
+        return validation.deadline(deadline, self.now())

@@ -32,8 +32,8 @@ from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from radledger import errors, validation
-from radledger.contract import ContractClient
-from radledger.eip712 import CREDENTIAL_DOMAIN_NAME, Domain, SignedMessage, sign
+from radledger.contract import SigningContractClient
+from radledger.eip712 import CREDENTIAL_DOMAIN_NAME, SignedMessage, sign
 from radledger.errors import ValidationError
 from radledger.logs import logs_in_halves
 from radledger.models import (
@@ -224,7 +224,7 @@ def revoke_message(signer: str, uid: bytes, reason_code: int, epoch: int, deadli
 # ------------------------------------------------------------------------------ the client
 
 
-class CredentialRegistryClient(ContractClient):
+class CredentialRegistryClient(SigningContractClient):
     CONTRACT_NAME = "CredentialRegistry"
 
     # ---------------------------------------------------------------- governance
@@ -282,11 +282,6 @@ class CredentialRegistryClient(ContractClient):
         return self._invalidations_in(self._send("invalidateSignatures"))[0]
 
     # ---------------------------------------------------------------- signatures
-
-    def domain(self) -> Domain:
-        """The contract's EIP-712 domain (ERC-5267)."""
-        _, name, version, chain_id, contract, _, _ = self._call("eip712Domain")
-        return Domain(name, version, chain_id, contract)
 
     def sign_attest(
         self,
@@ -633,11 +628,6 @@ class CredentialRegistryClient(ContractClient):
             return list(event.get_logs(argument_filters=filters, from_block=start, to_block=end))
 
         return logs_in_halves(fetch, self.start_block, int(self.w3.eth.block_number))
-
-    def _deadline(self, deadline: int | None) -> int:
-        if deadline is None:
-            return self.now() + 3600
-        return validation.deadline(deadline, self.now())
 
     @staticmethod
     def _schema_name(name: str) -> str:

@@ -37,10 +37,8 @@ identifier in it is synthetic (:mod:`radledger.demo_data`). The story:
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -51,7 +49,7 @@ from web3.types import TxReceipt
 
 from radledger import errors
 from radledger.audit import audit_summary
-from radledger.chain import DEFAULT_START_TIMESTAMP, in_process_chain, time_travel
+from radledger.chain import DEFAULT_START_TIMESTAMP, gas_estimator, in_process_chain, time_travel
 from radledger.commitments import claim_id
 from radledger.consent import ConsentRegistryClient
 from radledger.credentials import CredentialRegistryClient, document_hash
@@ -423,9 +421,6 @@ class _Actors:
     auditor: Transactor
 
 
-GAS_ESTIMATOR_ENV = "GAS_ESTIMATOR_BACKEND_FUNC"
-
-
 def simulate_once(state: StateAPI, transaction: SignedTransactionAPI) -> int:
     """The demo chain's gas estimator: run the transaction once with the block's gas limit and raise its
     error if it fails (so reverts are still decoded before anything is sent), then let it have that limit.
@@ -447,27 +442,13 @@ def simulate_once(state: StateAPI, transaction: SignedTransactionAPI) -> int:
     return int(state.gas_limit)
 
 
-@contextmanager
-def _simulated_estimates() -> Iterator[None]:
-    """Select :func:`simulate_once` for the in-process chains built (or rebuilt by eth-tester) inside."""
-    previous = os.environ.get(GAS_ESTIMATOR_ENV)
-    os.environ[GAS_ESTIMATOR_ENV] = f"{__name__}.simulate_once"
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[GAS_ESTIMATOR_ENV]
-        else:
-            os.environ[GAS_ESTIMATOR_ENV] = previous
-
-
 def run_demo(seed: int | None = None, out: Callable[[str], None] | None = print) -> DemoResult:
     """Run the story on a fresh in-process chain; print it through `out` (None: silent).
 
     With `seed`, the synthetic identifiers, salts and keys repeat from run to run (and so do the
     chain's addresses, hashes, gas and times).
     """
-    with _simulated_estimates():
+    with gas_estimator(f"{__name__}.simulate_once"):  # for the chains built (or rebuilt by eth-tester) inside
         return _run(seed, out)
 
 

@@ -414,10 +414,7 @@ def deploy(
     setup file's `[admin] handoff_to`), that address then gets the admin role of every
     contract and the deployer renounces every role it holds.
     """
-    options = DeployOptions(
-        break_glass_seconds=break_glass_seconds,
-        handoff_to=validation.nonzero_address(handoff_to, "hand-over address") if handoff_to else None,
-    )
+    options = _deploy_options(break_glass_seconds, handoff_to)
     return run_deployment(
         transactor,
         CONTRACTS,
@@ -429,6 +426,13 @@ def deploy(
         artifacts_dir=artifacts_dir,
         on_step=on_step,
         log=log or (lambda _: None),
+    )
+
+
+def _deploy_options(break_glass_seconds: int, handoff_to: str | None) -> DeployOptions:
+    return DeployOptions(
+        break_glass_seconds=break_glass_seconds,
+        handoff_to=validation.nonzero_address(handoff_to, "hand-over address") if handoff_to else None,
     )
 
 
@@ -444,10 +448,7 @@ def plan_deployment(
     artifacts_dir: Path | None = None,
 ) -> DryRunReport:
     """The dry run of :func:`deploy`: each transaction it would send, its gas and the cost; nothing sent."""
-    options = DeployOptions(
-        break_glass_seconds=break_glass_seconds,
-        handoff_to=validation.nonzero_address(handoff_to, "hand-over address") if handoff_to else None,
-    )
+    options = _deploy_options(break_glass_seconds, handoff_to)
     return dry_run(
         transactor,
         CONTRACTS,

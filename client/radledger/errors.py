@@ -21,6 +21,7 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import collapse_if_tuple
 
 
 class RadledgerError(Exception):
@@ -101,16 +102,8 @@ _CLASSES: dict[str, type[ContractError]] = {}
 _BY_SELECTOR: dict[bytes, tuple[type[ContractError], list[str]]] = {}
 
 
-def _canonical_type(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_canonical_type(c) for c in param["components"])
-        return f"({inner}){kind[5:]}"
-    return kind
-
-
 def _register(name: str, inputs: list[dict[str, Any]]) -> None:
-    types = [_canonical_type(p) for p in inputs]
+    types = [collapse_if_tuple(p) for p in inputs]
     selector = function_signature_to_4byte_selector(f"{name}({','.join(types)})")
     if selector in _BY_SELECTOR:
         return

@@ -17,9 +17,8 @@ in :data:`TARGETS`.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,10 @@ from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from radledger.chain import DEFAULT_START_TIMESTAMP, in_process_chain
+from radledger.chain import DEFAULT_START_TIMESTAMP, GAS_ESTIMATOR_ENV, gas_estimator, in_process_chain
 from radledger.consent import WILDCARD
+from radledger.contract import ContractClient
+from radledger.credentials import CredentialRegistryClient, deploy_credentials
 from radledger.deploy import Deployment, deploy_core
 from radledger.errors import ConfigurationError, RadledgerError
 from radledger.models import Purpose, RecordKind, Scope
@@ -38,7 +39,7 @@ from radledger.records import record_id
 from radledger.signers import KeySigner
 from radledger.transactions import Transactor, decoded_reverts
 
-ESTIMATOR_ENV = "GAS_ESTIMATOR_BACKEND_FUNC"
+ESTIMATOR_ENV = GAS_ESTIMATOR_ENV
 EXACT_ESTIMATOR = "eth.estimators.gas.binary_gas_search_exact"
 """py-evm's estimator that binary-searches to the exact gas (its default stops within 21,000)."""
 
@@ -252,18 +253,29 @@ def measure_consent(bench: Bench) -> dict[str, int]:
     return figures
 
 
+def _credential_registry(bench: Bench) -> CredentialRegistryClient:
+    """The deployment's CredentialRegistry sending as governance; deployed here when it has none."""
+    address = getattr(bench.deployment, "credential_registry", None)
+    if address:
+        return CredentialRegistryClient(bench.w3, address, bench.governance)
+    return deploy_credentials(bench.governance)
+
+
+def _hold_roles(account: Transactor, needed: list[tuple[ContractClient, str]]) -> None:
+    """Grant `account` each (contract, role) it does not hold yet."""
+    for client, role in needed:
+        if not client.has_role(role, account.address):
+            client.grant_role(role, account.address)
+
+
 @measurement("credentials")
 def measure_credentials(bench: Bench) -> dict[str, int]:
-    from radledger.credentials import CredentialRegistryClient, deploy_credentials
     from radledger.models import AttestationRequest, RevocationReason
 
     w3, governance = bench.w3, bench.governance
     # A fresh registry, so registerSchema pays for the first schema (its counter's slot too).
-    creds_address = getattr(bench.deployment, "credential_registry", None)
-    creds = CredentialRegistryClient(w3, creds_address, governance) if creds_address else deploy_credentials(governance)
-    for role in ("SCHEMA_REGISTRAR_ROLE", "ISSUER_AUTHORIZER_ROLE"):
-        if not creds.has_role(role, governance.address):
-            creds.grant_role(role, governance.address)
+    creds = _credential_registry(bench)
+    _hold_roles(governance, [(creds, "SCHEMA_REGISTRAR_ROLE"), (creds, "ISSUER_AUTHORIZER_ROLE")])
     before = creds.schema_count()
     schema = creds.register_schema("radledger gas: state medical license", True, VALID_UNTIL - VALID_FROM).schema_id
     figures = {"credentials.registerSchema": gas_used(_latest_receipt(w3))} if before == 0 else {}
@@ -310,20 +322,18 @@ def measure_credentials(bench: Bench) -> dict[str, int]:
 @measurement("preauth")
 def measure_preauth(bench: Bench) -> dict[str, int]:
     from radledger.commitments import ClinicalOpening, MemberOpening, claim_id
-    from radledger.credentials import CredentialRegistryClient, deploy_credentials
     from radledger.models import ClaimStatus, Policy, PreauthStatus
     from radledger.preauth import PreauthRegistryClient, deploy_preauth, order_message
 
     w3, governance = bench.w3, bench.governance
     # The deployment's registries once deploy.py lists them; deployed here until then.
-    creds_address = getattr(bench.deployment, "credential_registry", None)
-    creds = CredentialRegistryClient(w3, creds_address, governance) if creds_address else deploy_credentials(governance)
+    creds = _credential_registry(bench)
     preauth_address = getattr(bench.deployment, "preauth_registry", None) or deploy_preauth(governance, creds.address)
     preauth = PreauthRegistryClient(w3, preauth_address, governance)
-    needed = [(creds, "SCHEMA_REGISTRAR_ROLE"), (creds, "ISSUER_AUTHORIZER_ROLE"), (preauth, "PAYER_REGISTRAR_ROLE")]
-    for client, role in needed:
-        if not client.has_role(role, governance.address):
-            client.grant_role(role, governance.address)
+    _hold_roles(
+        governance,
+        [(creds, "SCHEMA_REGISTRAR_ROLE"), (creds, "ISSUER_AUTHORIZER_ROLE"), (preauth, "PAYER_REGISTRAR_ROLE")],
+    )
 
     payer, site, board = bench.funded("payer"), bench.funded("site"), bench.funded("state medical board")
     gold_carded, other = identity("ordering physician (gold card)"), identity("ordering physician")
@@ -369,23 +379,10 @@ def _latest_receipt(w3: Web3) -> TxReceipt:
 # ----------------------------------------------------------------- running them
 
 
-@contextmanager
-def exact_estimator() -> Iterator[None]:
-    """Select py-evm's exact gas estimator for chains created inside the block.
-
-    py-evm reads the variable when a chain object is built (``Chain.__init__`` calls
-    ``eth.estimators.get_gas_estimator()``), and eth-tester rebuilds its chain object on some
-    reverts, so the variable stays set for the whole measurement and is restored afterwards.
-    """
-    previous = os.environ.get(ESTIMATOR_ENV)
-    os.environ[ESTIMATOR_ENV] = EXACT_ESTIMATOR
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[ESTIMATOR_ENV]
-        else:
-            os.environ[ESTIMATOR_ENV] = previous
+def exact_estimator() -> AbstractContextManager[None]:
+    """Select py-evm's exact gas estimator for chains created inside the block (for the whole
+    measurement: see :func:`radledger.chain.gas_estimator`)."""
+    return gas_estimator(EXACT_ESTIMATOR)
 
 
 def estimator_of(w3: Web3) -> Any:

@@ -27,6 +27,7 @@ from web3 import Web3
 
 from radledger import validation
 from radledger.errors import ConfigurationError
+from radledger.files import read_document
 
 if TYPE_CHECKING:
     from radledger.deploy import Clients, Deployment
@@ -288,12 +289,7 @@ class Manifest:
 def load_manifest(path: Path | str) -> Manifest:
     """Read a manifest; a missing or damaged file is a ConfigurationError naming it."""
     target = Path(path)
-    try:
-        doc = json.loads(target.read_text())
-    except FileNotFoundError:
-        raise ConfigurationError(f"no deployment manifest at {target}") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot read deployment manifest {target}: {exc}") from exc
+    doc = read_document(target, "deployment manifest", json.loads)
     try:
         return Manifest.from_json(doc)
     except ConfigurationError:

@@ -32,6 +32,7 @@ from web3 import Web3
 
 from radledger.chain import connect, in_process_chain
 from radledger.errors import ChainError, ConfigurationError
+from radledger.files import read_document
 from radledger.signers import Signer
 from radledger.transactions import Transactor
 
@@ -187,12 +188,7 @@ def load_networks(path: Path | str | None = None) -> dict[str, Network]:
     source = find_networks_file(path)
     if source is None:
         return {name: _network(name, dict(entry), Path.cwd()) for name, entry in BUILTIN.items()}
-    try:
-        doc = tomllib.loads(source.read_text())
-    except FileNotFoundError:
-        raise ConfigurationError(f"no networks file at {source}") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"cannot read networks file {source}: {exc}") from exc
+    doc = read_document(source, "networks file", tomllib.loads)
     entries = doc.get("networks")
     if not isinstance(entries, dict) or not entries:
         raise ConfigurationError(f"{source}: no [networks.NAME] entries")

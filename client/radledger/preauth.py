@@ -40,7 +40,7 @@ from web3.types import LogReceipt, TxReceipt
 
 from radledger import validation
 from radledger.commitments import Opening
-from radledger.contract import ContractClient
+from radledger.contract import SigningContractClient
 from radledger.credentials import CredentialRegistryClient, subject_id
 from radledger.eip712 import PREAUTH_DOMAIN_NAME, Domain, SignedMessage, message_fields, sign, typed_data
 from radledger.errors import RadledgerError, ValidationError
@@ -371,7 +371,7 @@ def replay_claims(events: Iterable[PreauthEvent]) -> dict[bytes, PreauthClaim]:
 # ------------------------------------------------------------------------------ the client
 
 
-class PreauthRegistryClient(ContractClient):
+class PreauthRegistryClient(SigningContractClient):
     CONTRACT_NAME = "PreauthRegistry"
 
     # ---------------------------------------------------------------- governance
@@ -485,11 +485,6 @@ class PreauthRegistryClient(ContractClient):
         return self._send("flagMissedDeadline", _commitment(request_id, "request id"))
 
     # ---------------------------------------------------------------- signatures
-
-    def domain(self) -> Domain:
-        """The contract's EIP-712 domain (ERC-5267)."""
-        _, name, version, chain_id, contract, _, _ = self._call("eip712Domain")
-        return Domain(name, version, chain_id, contract)
 
     def sign_order(self, signer: Signer, message: dict[str, Any]) -> SignedMessage:
         return sign_order(signer, self.domain(), message)

@@ -34,6 +34,7 @@ from eth_typing import ChecksumAddress
 
 from radledger import validation
 from radledger.errors import ConfigurationError, ValidationError
+from radledger.files import read_document
 
 GENERIC_SECTIONS = frozenset({"admin", "roles"})
 
@@ -73,13 +74,7 @@ def parse_setup(doc: dict[str, Any], source: str = "<setup>") -> SetupConfig:
 
 def load_setup(path: Path | str) -> SetupConfig:
     target = Path(path)
-    try:
-        doc = tomllib.loads(target.read_text())
-    except FileNotFoundError:
-        raise ConfigurationError(f"no setup file at {target}") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"cannot read setup file {target}: {exc}") from exc
-    return parse_setup(doc, str(target))
+    return parse_setup(read_document(target, "setup file", tomllib.loads), str(target))
 
 
 def _address(value: Any, what: str) -> ChecksumAddress:

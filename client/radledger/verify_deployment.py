@@ -187,29 +187,18 @@ def fetch_logs(w3: Web3, addresses: list[str], from_block: int) -> list[Any]:
     """Every log of `addresses` from `from_block` to the head, in order, through the audit's log
     sources: py-evm's database in process, else ``eth_getLogs`` in ranges that adapt to the
     node's limits."""
-    from radledger.audit.ranges import RangePlanner, RangeRefused, RefusalKind
-    from radledger.audit.sources import source_for
+    from radledger.audit.ranges import RangeRefused
+    from radledger.audit.sources import read_batches, source_for
 
     if not addresses:
         return []
     source = source_for(w3)
-    planner = RangePlanner()
-    last = source.head()
     logs: list[Any] = []
-    start = from_block
-    while start <= last:
-        end = planner.end_for(start, last) if source.adaptive else last
-        try:
-            batch = source.fetch(start, end, addresses)
-        except RangeRefused as refused:
-            if refused.refusal.kind is RefusalKind.HEAD:
-                raise ChainError(f"the node's head moved back below block {end} while reading role events") from None
-            planner.refused(refused.refusal, end - start + 1)
-            continue
-        if source.adaptive:
-            planner.succeeded(end - start + 1, len(batch.logs))
-        logs.extend(batch.logs)
-        start = end + 1
+    try:
+        for batch in read_batches(source, addresses, from_block, source.head()):
+            logs.extend(batch.logs)
+    except RangeRefused as refused:
+        raise ChainError(f"the node's head moved back below block {refused.end} while reading role events") from None
     return sorted(logs, key=lambda log: (log.block_number, log.log_index))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_utils.abi import collapse_if_tuple
 
 from radledger.artifacts import artifact_names, load_artifact
 
@@ -62,7 +63,7 @@ class EventSpec:
 
     @property
     def plain_types(self) -> list[str]:
-        return [abi_type(p) for p in self.plain]
+        return [collapse_if_tuple(p) for p in self.plain]
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,6 @@ class Decoded:
     event: str
     args: dict[str, Any]
     indexed_text: tuple[str | None, str | None, str | None]
-
-
-def abi_type(param: Mapping[str, Any]) -> str:
-    """The canonical ABI type of a parameter (tuples spelled out for eth-abi)."""
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(abi_type(c) for c in param["components"])
-        return f"({inner}){kind[5:]}"
-    return kind
 
 
 def native(param: Mapping[str, Any], value: Any) -> Any:
@@ -176,7 +168,7 @@ def _try_decode(spec: EventSpec, log: RawLog) -> Decoded | None:
     texts: list[str | None] = [None, None, None]
     try:
         for i, (param, topic) in enumerate(zip(spec.indexed, log.topics[1:], strict=True)):
-            kind = abi_type(param)
+            kind = collapse_if_tuple(param)
             word = _WORD_DECODERS.get(kind) or _word_decoder(kind)
             # An indexed dynamic value is stored as its hash: keep the 32 bytes.
             value = bytes(topic) if word is None else word(bytes(topic))

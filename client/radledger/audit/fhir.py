@@ -144,11 +144,13 @@ def _grantor_kind(row: EventRow) -> str:
     return "Patient" if row.args["actor"] == row.args["patient"] else "RelatedPerson"
 
 
-def _consent_r5(chain_id: int, row: EventRow, status: str) -> dict[str, Any]:
+def _provision(chain_id: int, row: EventRow, types: tuple[str, str], **first: Any) -> dict[str, Any]:
+    """The permit a grant gives (R5 and R4B alike, but for `first` fields and the resource types
+    field and system `types`)."""
     a = row.args
-    start = a["validFrom"] or row.timestamp
     provision: dict[str, Any] = {
-        "period": _period(start, a["validUntil"]),
+        **first,
+        "period": _period(a["validFrom"] or row.timestamp, a["validUntil"]),
         "actor": [
             {
                 "role": {"coding": [{"system": PARTICIPATION, "code": "IRCP", "display": "information recipient"}]},
@@ -157,10 +159,17 @@ def _consent_r5(chain_id: int, row: EventRow, status: str) -> dict[str, Any]:
         ],
         "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": "access"}]}],
         "purpose": _purposes(a["purposes"]),
-        "resourceType": _resource_types(a["scopes"], "http://hl7.org/fhir/fhir-types"),
+        types[0]: _resource_types(a["scopes"], types[1]),
     }
     if a["recordId"] != WILDCARD:
         provision["data"] = [{"meaning": "instance", "reference": record(a["recordId"])}]
+    return provision
+
+
+def _consent_r5(chain_id: int, row: EventRow, status: str) -> dict[str, Any]:
+    a = row.args
+    start = a["validFrom"] or row.timestamp
+    provision = _provision(chain_id, row, ("resourceType", "http://hl7.org/fhir/fhir-types"))
     return {
         **_consent_common(chain_id, row, status),
         "subject": account(chain_id, a["patient"], "Patient"),
@@ -175,22 +184,7 @@ def _consent_r5(chain_id: int, row: EventRow, status: str) -> dict[str, Any]:
 
 def _consent_r4b(chain_id: int, row: EventRow, status: str) -> dict[str, Any]:
     a = row.args
-    start = a["validFrom"] or row.timestamp
-    provision: dict[str, Any] = {
-        "type": "permit",
-        "period": _period(start, a["validUntil"]),
-        "actor": [
-            {
-                "role": {"coding": [{"system": PARTICIPATION, "code": "IRCP", "display": "information recipient"}]},
-                "reference": account(chain_id, a["grantee"]),
-            }
-        ],
-        "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": "access"}]}],
-        "purpose": _purposes(a["purposes"]),
-        "class": _resource_types(a["scopes"], "http://hl7.org/fhir/resource-types"),
-    }
-    if a["recordId"] != WILDCARD:
-        provision["data"] = [{"meaning": "instance", "reference": record(a["recordId"])}]
+    provision = _provision(chain_id, row, ("class", "http://hl7.org/fhir/resource-types"), type="permit")
     return {
         **_consent_common(chain_id, row, status),
         "scope": {

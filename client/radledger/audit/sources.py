@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,7 +37,7 @@ from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
 from radledger.audit.decoding import RawLog, checksum
-from radledger.audit.ranges import RangeRefused, Refusal, RefusalKind, classify_refusal
+from radledger.audit.ranges import RangePlanner, RangeRefused, Refusal, RefusalKind, classify_refusal
 from radledger.chain import is_in_process
 from radledger.errors import ChainError
 
@@ -80,6 +80,31 @@ class LogSource(Protocol):
 def source_for(w3: Web3) -> LogSource:
     """The fast source for `w3`: py-evm's database in process, else ``eth_getLogs``."""
     return InProcessLogSource(w3) if is_in_process(w3) else RpcLogSource(w3)
+
+
+def read_batches(
+    source: LogSource, addresses: Sequence[str], start: int, last: int, chunk: int | None = None
+) -> Iterator[LogBatch]:
+    """The logs of `addresses` from block `start` to `last`, batch by batch in order: in ranges that
+    adapt to a node's limits (learned from its refusals), or in process in `chunk` blocks (default:
+    all at once). A range beyond the node's head (the chain got shorter) raises RangeRefused."""
+    planner = RangePlanner()
+    while start <= last:
+        if source.adaptive:
+            end = planner.end_for(start, last)
+        else:
+            end = last if chunk is None else min(last, start + chunk - 1)
+        try:
+            batch = source.fetch(start, end, addresses)
+        except RangeRefused as refused:
+            if refused.refusal.kind is RefusalKind.HEAD:
+                raise
+            planner.refused(refused.refusal, end - start + 1)
+            continue
+        if source.adaptive:
+            planner.succeeded(end - start + 1, len(batch.logs))
+        yield batch
+        start = end + 1
 
 
 # --------------------------------------------------------------------------- in process

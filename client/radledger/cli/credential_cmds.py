@@ -36,7 +36,7 @@ from radledger.cli.options import (
     add_connection_options,
     add_json_option,
     add_parser,
-    add_signer_options,
+    command_group,
     hex0x,
     open_connection,
     parse_duration,
@@ -71,7 +71,6 @@ from radledger.models import (
 
 EXIT_NOT_VALID = 3
 """`credential verify` and `credential check-device` exit status when a credential is not valid (0 when all are)."""
-DEFAULT_SIGNATURE_LIFETIME = "1d"
 
 GROUPS = {
     "schema": "credential schemas registered by governance",
@@ -83,22 +82,12 @@ _REASONS = {r.name.lower().replace("_", "-"): r for r in RevocationReason}
 
 
 def register(subparsers: Any) -> None:
-    groups = {}
-    for name, help_text in GROUPS.items():
-        parser = add_parser(subparsers, name, help_text)
-        groups[name] = parser.add_subparsers(required=True, metavar="ACTION")
-    _register_schema(groups["schema"])
-    _register_issuer(groups["issuer"])
-    _register_credential(groups["credential"])
+    _register_schema(command_group(subparsers, "schema", GROUPS["schema"]))
+    _register_issuer(command_group(subparsers, "issuer", GROUPS["issuer"]))
+    _register_credential(command_group(subparsers, "credential", GROUPS["credential"]))
 
 
 # ----------------------------------------------------------------------------- shared
-
-
-def _add_connection(parser: argparse.ArgumentParser, signer: bool = False) -> None:
-    add_connection_options(parser, "credentials")
-    if signer:
-        add_signer_options(parser)
 
 
 def _client(args: argparse.Namespace, signer: bool = False) -> CredentialRegistryClient:
@@ -237,12 +226,12 @@ def _register_schema(actions: Any) -> None:
         "--max-validity", required=True, metavar="DURATION", help="longest validity window (730d, 52w) or 'none'"
     )
     p.add_argument("--irrevocable", action="store_true", help="attestations of this schema can never be revoked")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "credentials", signer=True)
     set_handler(p, schema_register)
 
     p = add_parser(actions, "list", "list the registered schemas")
     add_json_option(p)
-    _add_connection(p)
+    add_connection_options(p, "credentials")
     set_handler(p, schema_list)
 
 
@@ -283,7 +272,7 @@ def _register_issuer(actions: Any) -> None:
         p = add_parser(actions, name, text)
         p.add_argument("issuer", metavar="ADDRESS")
         p.add_argument("--schema", required=True, metavar="ID|NAME")
-        _add_connection(p, signer=True)
+        add_connection_options(p, "credentials", signer=True)
         set_handler(p, handler)
 
 
@@ -344,19 +333,19 @@ def _register_credential(actions: Any) -> None:
     p = add_parser(actions, "attest", "attest a credential (the signer is an authorized issuer)")
     _add_attestation_terms(p)
     add_json_option(p)
-    _add_connection(p, signer=True)
+    add_connection_options(p, "credentials", signer=True)
     set_handler(p, credential_attest)
 
     p = add_parser(actions, "revoke", "revoke an attestation (its issuer, or a disciplinary account)")
     p.add_argument("uid", metavar="UID")
     p.add_argument("--reason", default="disciplinary-action", metavar="REASON", help=", ".join(_REASONS))
     add_json_option(p)
-    _add_connection(p, signer=True)
+    add_connection_options(p, "credentials", signer=True)
     set_handler(p, credential_revoke)
 
     p = add_parser(actions, "invalidate-signatures", "void every outstanding signature of the signer (an issuer)")
     add_json_option(p)
-    _add_connection(p, signer=True)
+    add_connection_options(p, "credentials", signer=True)
     set_handler(p, credential_invalidate_signatures)
 
     p = add_parser(actions, "sign", "sign an attestation or a revocation into a JSON file a site relays (no ETH)")
@@ -374,14 +363,14 @@ def _register_credential(actions: Any) -> None:
     p = add_parser(actions, "relay", "submit a signed attestation, revocation or invalidation (the sender pays gas)")
     p.add_argument("file", type=Path, metavar="FILE")
     add_json_option(p)
-    _add_connection(p, signer=True)
+    add_connection_options(p, "credentials", signer=True)
     set_handler(p, credential_relay)
 
     p = add_parser(actions, "verify", "does a reader hold every required credential now? (exit 0: yes, 3: no)")
     p.add_argument("subject", metavar="ADDRESS|HEX")
     p.add_argument("--schema", action="append", required=True, metavar="ID|NAME", help="a required schema (repeat)")
     add_json_option(p)
-    _add_connection(p)
+    add_connection_options(p, "credentials")
     set_handler(p, credential_verify)
 
     p = add_parser(actions, "check-device", "is a device's latest inspection current? (exit 0: yes, 3: no)")
@@ -389,14 +378,14 @@ def _register_credential(actions: Any) -> None:
     p.add_argument("serial", metavar="SERIAL")
     p.add_argument("--schema", required=True, metavar="ID|NAME", help="the inspection schema")
     add_json_option(p)
-    _add_connection(p)
+    add_connection_options(p, "credentials")
     set_handler(p, credential_check_device)
 
     p = add_parser(actions, "dossier", "a subject's credentials, with schema names, issuers and validity")
     p.add_argument("subject", metavar="ADDRESS|HEX")
     p.add_argument("--all", action="store_true", help="also revoked, expired, not yet valid ones")
     add_json_option(p)
-    _add_connection(p)
+    add_connection_options(p, "credentials")
     set_handler(p, credential_dossier)
 
     p = add_parser(actions, "cme", "total valid CME credit hours earned in a window")
@@ -404,14 +393,14 @@ def _register_credential(actions: Any) -> None:
     p.add_argument("--schema", required=True, metavar="ID|NAME")
     p.add_argument("--from", dest="window_start", required=True, metavar="WHEN")
     p.add_argument("--to", dest="window_end", required=True, metavar="WHEN")
-    _add_connection(p)
+    add_connection_options(p, "credentials")
     set_handler(p, credential_cme)
 
     p = add_parser(actions, "export-vc", "an attestation as a W3C Verifiable Credential (2.0 style) JSON document")
     p.add_argument("uid", metavar="UID")
     p.add_argument("--signed", type=Path, metavar="FILE", help="the issuer's signed Attest message, as the proof")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the document here (default: print it)")
-    _add_connection(p)
+    add_connection_options(p, "credentials")
     set_handler(p, credential_export_vc)
 
     p = add_parser(actions, "device-id", "the subject id of a device (offline)")
@@ -529,15 +518,9 @@ def credential_device_id(args: argparse.Namespace) -> int:
 
 
 def _add_sign_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write the signed message (JSON)")
-    p.add_argument(
-        "--deadline",
-        default=DEFAULT_SIGNATURE_LIFETIME,
-        metavar="WHEN",
-        help=f"last moment a site may relay it (default: {DEFAULT_SIGNATURE_LIFETIME} from now)",
+    offline = options.add_signing_options(
+        p, "credentials", "offline signing (no node): --chain-id, --epoch (and --sequence to attest)"
     )
-    offline = p.add_argument_group("offline signing (no node): --chain-id, --epoch (and --sequence to attest)")
-    offline.add_argument("--chain-id", type=int, metavar="N", help="the chain the registry is on")
     offline.add_argument("--epoch", type=int, metavar="N", help="the issuer's signature epoch (0 unless invalidated)")
     offline.add_argument(
         "--sequence",
@@ -545,51 +528,29 @@ def _add_sign_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="the sequence the attestation takes: the latest's plus one (1 if none)",
     )
-    _add_connection(p, signer=True)
 
 
-class _SigningContext:
+def _signing_context(args: argparse.Namespace) -> options.SigningContext[CredentialRegistryClient]:
     """The registry a signature is for: from the options (offline) or from a node."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.signer = options.load_signer(args)
-        self.client: CredentialRegistryClient | None = None
-        if args.epoch is not None or getattr(args, "sequence", None) is not None:
-            if args.chain_id is None or args.epoch is None:
-                raise ConfigurationError("offline signing needs --chain-id and --epoch (and --sequence to attest)")
-            if options.rpc_url(args):
-                raise ConfigurationError("give either --rpc-url or the offline options, not both")
-            address = options.resolve_contracts(args, chain_id=args.chain_id).require("credentials")
-            self.domain = Domain.credentials(args.chain_id, address)
-            self.now = options.wall_clock()
-            return
-        if options.rpc_url(args) is None:
-            raise ConfigurationError(
-                "to sign offline give --chain-id and --epoch (and --sequence); otherwise give --rpc-url (or set "
-                f"{options.ENV_RPC_URL}) to read them from a node"
-            )
-        conn = open_connection(args)
-        self.client = conn.credentials()
-        self.domain = self.client.domain()
-        self.now = conn.now()
-
-    def deadline(self, text: str) -> int:
-        return validation.deadline(parse_when(text, self.now, "--deadline"), self.now)
+    return options.SigningContext(
+        args,
+        "credentials",
+        {"--epoch": args.epoch, "--sequence": getattr(args, "sequence", None)},
+        required=("--epoch",),
+        needs="--chain-id and --epoch (and --sequence to attest)",
+        client=options.Connection.credentials,
+        offline_domain=Domain.credentials,
+    )
 
 
 def _save(signed: SignedMessage, path: Path, summary: str) -> int:
-    signed.save(path)
-    print(summary)
-    print(
-        f"  chain {signed.domain.chain_id}, CredentialRegistry {signed.domain.verifying_contract}, epoch "
-        f"{signed.message['epoch']}, relay before {show_time(int(signed.message['deadline']))}"
+    return options.save_signed(
+        signed, path, summary, contract="credentials", counters=("epoch",), relay_command="credential relay"
     )
-    print(f"wrote {path}: a site relays it with `radledger credential relay {path}`")
-    return 0
 
 
 def sign_attest(args: argparse.Namespace) -> int:
-    context = _SigningContext(args)
+    context = _signing_context(args)
     schema = _schema(context.client, args.schema)
     r = _request(args, context.now)
     deadline = context.deadline(args.deadline)
@@ -613,7 +574,7 @@ def sign_attest(args: argparse.Namespace) -> int:
 
 
 def sign_revoke(args: argparse.Namespace) -> int:
-    context = _SigningContext(args)
+    context = _signing_context(args)
     uid = validation.bytes32(args.uid, "uid")
     reason = _reason(args.reason)
     deadline = context.deadline(args.deadline)

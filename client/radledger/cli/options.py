@@ -1,6 +1,12 @@
 """What the CLI commands share: connection and signer options, contract addresses, parsing of
 times, durations, scopes, purposes and records, and the output of transactions.
 
+A contract's address comes from its option (--records, --consent, --credentials, --preauth),
+a deployment manifest given on the command line (--deployment PATH: deployments/<chainId>.json,
+or the folder, where the node's chain picks the file), its environment variable
+(RADLEDGER_RECORDS, ...), or the manifest of RADLEDGER_DEPLOYMENT, in that order
+(resolve_contracts); a manifest's addresses bring their creation blocks, where event readers start.
+
 Keys and passwords never come from the command line: a key is read from an environment
 variable (`--key-env NAME`, default RADLEDGER_PRIVATE_KEY) or from an encrypted keystore
 (`--keystore PATH`, password from RADLEDGER_KEYSTORE_PASSWORD or a prompt).
@@ -14,11 +20,11 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -28,6 +34,7 @@ from radledger import validation
 from radledger.chain import connect
 from radledger.consent import WILDCARD, ConsentRegistryClient
 from radledger.credentials import CredentialRegistryClient
+from radledger.eip712 import Domain, SignedMessage
 from radledger.errors import ConfigurationError, SignerError, ValidationError
 from radledger.manifest import Manifest, load_deployment_manifest, manifest_file
 from radledger.models import FOREVER, Purpose, RecordKind, Scope
@@ -68,11 +75,12 @@ def add_parser(subparsers: Any, name: str, help: str, **kwargs: Any) -> argparse
     return parser
 
 
-def command_group(subparsers: Any, name: str) -> Any:
-    """The subcommands of group `name` (`radledger consent ...`), created by the first module that asks."""
+def command_group(subparsers: Any, name: str, help: str | None = None) -> Any:
+    """The subcommands of group `name` (`radledger consent ...`), created by the first module that
+    asks; `help` describes a group GROUP_HELP does not."""
     parser = subparsers.choices.get(name)
     if parser is None:
-        parser = add_parser(subparsers, name, GROUP_HELP[name])
+        parser = add_parser(subparsers, name, help or GROUP_HELP[name])
         parser.set_defaults(radledger_group_actions=parser.add_subparsers(required=True, metavar="ACTION"))
     return parser.get_default("radledger_group_actions")
 
@@ -87,8 +95,9 @@ def set_handler(parser: argparse.ArgumentParser, handler: Callable[[argparse.Nam
     parser.set_defaults(handler=run)
 
 
-def add_connection_options(parser: argparse.ArgumentParser, *contracts: str) -> None:
-    """--rpc-url, --deployment and the address options of `contracts` (keys of CONTRACT_OPTIONS)."""
+def add_connection_options(parser: argparse.ArgumentParser, *contracts: str, signer: bool = False) -> None:
+    """--rpc-url, --deployment and the address options of `contracts` (keys of CONTRACT_OPTIONS);
+    with `signer`, the signer's options too (a command that sends)."""
     group = parser.add_argument_group("connection")
     group.add_argument("--rpc-url", metavar="URL", help=f"JSON-RPC endpoint, http(s) (default: ${ENV_RPC_URL})")
     group.add_argument(
@@ -103,6 +112,8 @@ def add_connection_options(parser: argparse.ArgumentParser, *contracts: str) -> 
         group.add_argument(
             spec.option, dest=spec.dest, metavar="ADDRESS", help=f"{spec.contract} (default: ${spec.env})"
         )
+    if signer:
+        add_signer_options(parser)
 
 
 def add_signer_options(parser: argparse.ArgumentParser) -> None:
@@ -366,6 +377,95 @@ def open_connection(args: argparse.Namespace, signer: bool = False) -> Connectio
                 f"the deployment manifest is for chain {contracts.manifest.chain_id}; the node is chain {chain_id}"
             )
     return Connection(w3(), contracts, Transactor(w3(), key) if key is not None else None)
+
+
+# ------------------------------------------------------------------- offline signing
+
+DEFAULT_SIGNATURE_LIFETIME = "1d"
+
+SignedFor = TypeVar("SignedFor", ConsentRegistryClient, CredentialRegistryClient)
+
+
+def add_signing_options(parser: argparse.ArgumentParser, contract: str, offline_title: str) -> Any:
+    """The options of a command that signs a message into a file a site relays: --out, --deadline,
+    the connection to `contract` and the signer. Returns the group of the offline options, holding
+    --chain-id: the caller adds the counters the message commits to."""
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="where to write the signed message (JSON)"
+    )
+    parser.add_argument(
+        "--deadline",
+        default=DEFAULT_SIGNATURE_LIFETIME,
+        metavar="WHEN",
+        help=f"last moment a site may relay it (default: {DEFAULT_SIGNATURE_LIFETIME} from now)",
+    )
+    offline = parser.add_argument_group(offline_title)
+    offline.add_argument("--chain-id", type=int, metavar="N", help="the chain the message is for")
+    add_connection_options(parser, contract, signer=True)
+    return offline
+
+
+class SigningContext(Generic[SignedFor]):
+    """Where a message is signed for, and the counters it commits to: given as options (offline:
+    --chain-id, the counters and the contract's address, no node), else read from a node."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        contract: str,
+        counters: Mapping[str, int | None],
+        required: Sequence[str],
+        needs: str,
+        client: Callable[[Connection], SignedFor],
+        offline_domain: Callable[[int, str], Domain],
+    ) -> None:
+        """`counters`: the offline options (any given means offline) by option name; `required`:
+        those offline signing cannot do without; `needs`: how an error names what is needed."""
+        self.signer: KeySigner = load_signer(args)
+        self.client: SignedFor | None = None
+        if any(value is not None for value in counters.values()):
+            if args.chain_id is None or any(counters[name] is None for name in required):
+                raise ConfigurationError(f"offline signing needs {needs}")
+            if getattr(args, "rpc_url", None):  # $RADLEDGER_RPC_URL alone does not stop offline signing
+                raise ConfigurationError(f"give either --rpc-url or {'/'.join(counters)}, not both")
+            for name, value in {"--chain-id": args.chain_id, **counters}.items():
+                if value is not None and value < 0:
+                    raise ValidationError(f"{name}: {value} is negative")
+            address = resolve_contracts(args, args.chain_id).require(contract)
+            self.domain = offline_domain(args.chain_id, address)
+            self.now = wall_clock()
+            return
+        if rpc_url(args) is None:
+            raise ConfigurationError(
+                f"to sign offline give {needs}; otherwise give --rpc-url (or set {ENV_RPC_URL}) to read them "
+                "from a node"
+            )
+        conn = open_connection(args)
+        if args.chain_id is not None and conn.w3.eth.chain_id != args.chain_id:
+            raise ConfigurationError(f"the node is chain {conn.w3.eth.chain_id}, not --chain-id {args.chain_id}")
+        self.client = client(conn)
+        self.domain = self.client.domain()
+        self.now = conn.now()
+
+    def deadline(self, text: str) -> int:
+        return validation.deadline(parse_when(text, self.now, "--deadline"), self.now)
+
+
+def save_signed(
+    signed: SignedMessage, path: Path, summary: str, *, contract: str, counters: Sequence[str], relay_command: str
+) -> int:
+    """Write a signed message for `contract` and say what it commits to (its `counters` fields) and
+    how a site relays it (`radledger <relay_command> FILE`)."""
+    signed.save(path)
+    m = signed.message
+    committed = "".join(f"{name} {m[name]}, " for name in counters)
+    print(summary)
+    print(
+        f"  chain {signed.domain.chain_id}, {CONTRACT_OPTIONS[contract].contract} {signed.domain.verifying_contract}, "
+        f"{committed}relay before {show_time(int(m['deadline']))}"
+    )
+    print(f"wrote {path}: a site relays it with `radledger {relay_command} {path}`")
+    return 0
 
 
 # --------------------------------------------------------------------- value parsing

@@ -26,7 +26,6 @@ from radledger.cli.options import (
     add_connection_options,
     add_parser,
     add_record_options,
-    add_signer_options,
     command_group,
     names_of,
     open_connection,
@@ -36,27 +35,22 @@ from radledger.cli.options import (
     show_time,
     show_window,
 )
-from radledger.consent import grant_message
+from radledger.consent import ConsentRegistryClient, grant_message, guardian_message, revoke_message
 from radledger.eip712 import Domain, SignedMessage, sign
-from radledger.errors import ConfigurationError, ValidationError
+from radledger.errors import ValidationError
 from radledger.models import Purpose, Scope
-from radledger.signers import KeySigner
-
-DEFAULT_SIGNATURE_LIFETIME = "1d"
 
 
 def register(subparsers: Any) -> None:
     consent = command_group(subparsers, "consent")
     p = add_parser(consent, "grant", "grant (or replace) a grantee's access; the signer is the patient or a guardian")
     _grant_arguments(p)
-    add_connection_options(p, "consent")
-    add_signer_options(p)
+    add_connection_options(p, "consent", signer=True)
     set_handler(p, consent_grant)
 
     p = add_parser(consent, "revoke", "revoke exactly the grant named; the signer is the patient or a guardian")
     _revoke_arguments(p)
-    add_connection_options(p, "consent")
-    add_signer_options(p)
+    add_connection_options(p, "consent", signer=True)
     set_handler(p, consent_revoke)
 
     p = add_parser(consent, "sign", "sign a consent offline into a JSON file that a site relays (no ETH needed)")
@@ -67,14 +61,12 @@ def register(subparsers: Any) -> None:
     p = add_parser(guardian, "set", "appoint (or renew) a guardian who may grant and revoke for the patient")
     p.add_argument("guardian", metavar="ADDRESS")
     p.add_argument("--until", required=True, metavar="WHEN", help="end of the appointment (ISO date, unix, 365d)")
-    add_connection_options(p, "consent")
-    add_signer_options(p)
+    add_connection_options(p, "consent", signer=True)
     set_handler(p, guardian_set)
 
     p = add_parser(guardian, "remove", "end a guardian's appointment now")
     p.add_argument("guardian", metavar="ADDRESS")
-    add_connection_options(p, "consent")
-    add_signer_options(p)
+    add_connection_options(p, "consent", signer=True)
     p.set_defaults(until=None)
     set_handler(p, guardian_set)
 
@@ -165,78 +157,42 @@ def _register_sign(kinds: Any) -> None:
 
 
 def _sign_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write the signed message (JSON)")
-    p.add_argument(
-        "--deadline",
-        default=DEFAULT_SIGNATURE_LIFETIME,
-        metavar="WHEN",
-        help=f"last moment a site may relay it (default: {DEFAULT_SIGNATURE_LIFETIME} from now)",
+    offline = options.add_signing_options(
+        p,
+        "consent",
+        "offline signing (no node): all of --chain-id, --version and --epoch, plus the ConsentRegistry address",
     )
-    offline = p.add_argument_group(
-        "offline signing (no node): all of --chain-id, --version and --epoch, plus the ConsentRegistry address"
-    )
-    offline.add_argument("--chain-id", type=int, metavar="N", help="the chain the consent is for")
     offline.add_argument(
         "--version", type=int, metavar="N", help="the slot's current version (radledger consent show; 0 if never used)"
     )
     offline.add_argument("--epoch", type=int, metavar="N", help="the patient's signature epoch (0 unless invalidated)")
-    add_connection_options(p, "consent")
-    add_signer_options(p)
 
 
-class _SigningContext:
+def _signing_context(args: argparse.Namespace) -> options.SigningContext[ConsentRegistryClient]:
     """Where a signature is for, and the slot version and epoch it commits to: from the options
     (offline) or read from a node."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.signer: KeySigner = options.load_signer(args)
-        offline = (args.version, args.epoch)
-        if any(v is not None for v in offline):
-            if any(v is None for v in offline) or args.chain_id is None:
-                raise ConfigurationError("offline signing needs all of --chain-id, --version and --epoch")
-            if args.rpc_url:
-                raise ConfigurationError("give either --rpc-url or --version/--epoch, not both")
-            for value, name in ((args.chain_id, "--chain-id"), (args.version, "--version"), (args.epoch, "--epoch")):
-                if value < 0:
-                    raise ValidationError(f"{name}: {value} is negative")
-            contract = options.resolve_contracts(args, args.chain_id).require("consent")
-            self.domain = Domain.consent(args.chain_id, contract)
-            self.now = options.wall_clock()
-            self.client = None
-            return
-        if options.rpc_url(args) is None:
-            raise ConfigurationError(
-                "to sign offline give --chain-id, --version and --epoch; otherwise give --rpc-url (or set "
-                f"{options.ENV_RPC_URL}) to read them from a node"
-            )
-        conn = options.open_connection(args)
-        if args.chain_id is not None and conn.w3.eth.chain_id != args.chain_id:
-            raise ConfigurationError(f"the node is chain {conn.w3.eth.chain_id}, not --chain-id {args.chain_id}")
-        self.client = conn.consent()
-        self.domain = self.client.domain()
-        self.now = conn.now()
-
-    def deadline(self, text: str) -> int:
-        return validation.deadline(options.parse_when(text, self.now, "--deadline"), self.now)
+    return options.SigningContext(
+        args,
+        "consent",
+        {"--version": args.version, "--epoch": args.epoch},
+        required=("--version", "--epoch"),
+        needs="all of --chain-id, --version and --epoch",
+        client=options.Connection.consent,
+        offline_domain=Domain.consent,
+    )
 
 
 def _save(signed: SignedMessage, path: Path, summary: str) -> int:
-    signed.save(path)
-    m = signed.message
-    print(summary)
-    print(
-        f"  chain {signed.domain.chain_id}, ConsentRegistry {signed.domain.verifying_contract}, "
-        f"version {m['version']}, epoch {m['epoch']}, relay before {show_time(int(m['deadline']))}"
+    return options.save_signed(
+        signed, path, summary, contract="consent", counters=("version", "epoch"), relay_command="consent relay"
     )
-    print(f"wrote {path}: a site relays it with `radledger consent relay {path}`")
-    return 0
 
 
 def sign_grant(args: argparse.Namespace) -> int:
     rid = options.record_from_args(args, wildcard=True)
     scopes = options.parse_scopes(args.scopes)
     purposes = options.parse_purposes(args.purposes)
-    context = _SigningContext(args)
+    context = _signing_context(args)
     valid_from = options.parse_when(args.valid_from, context.now, "--from") if args.valid_from else 0
     valid_until = options.parse_when(args.until, context.now, "--until")
     validation.validity(valid_from, valid_until, context.now)
@@ -262,21 +218,13 @@ def sign_grant(args: argparse.Namespace) -> int:
 
 def sign_revoke(args: argparse.Namespace) -> int:
     rid = options.record_from_args(args, wildcard=True)
-    context = _SigningContext(args)
+    context = _signing_context(args)
     patient = validation.nonzero_address(args.patient or context.signer.address, "patient")
     deadline = context.deadline(args.deadline)
     if context.client is not None:
         signed = context.client.sign_revoke(context.signer, patient, args.grantee, rid, deadline)
     else:
-        message = {
-            "patient": patient,
-            "grantee": validation.nonzero_address(args.grantee, "grantee"),
-            "recordId": rid,
-            "signer": context.signer.address,
-            "version": args.version,
-            "epoch": args.epoch,
-            "deadline": deadline,
-        }
+        message = revoke_message(patient, args.grantee, rid, context.signer.address, args.version, args.epoch, deadline)
         signed = sign(context.signer, context.domain, "Revoke", message)
     summary = (
         f"signed the revocation of {signed.message['grantee']}'s grant on {show_record_id(rid)} of patient "
@@ -286,7 +234,7 @@ def sign_revoke(args: argparse.Namespace) -> int:
 
 
 def sign_guardian(args: argparse.Namespace) -> int:
-    context = _SigningContext(args)
+    context = _signing_context(args)
     valid_until = options.parse_when(args.until, context.now, "--until")
     if valid_until and valid_until <= context.now:
         raise ValidationError(f"--until {show_time(valid_until)} has already passed")
@@ -294,14 +242,9 @@ def sign_guardian(args: argparse.Namespace) -> int:
     if context.client is not None:
         signed = context.client.sign_set_guardian(context.signer, args.guardian, valid_until, deadline)
     else:
-        message = {
-            "patient": context.signer.address,
-            "guardian": validation.nonzero_address(args.guardian, "guardian"),
-            "validUntil": valid_until,
-            "version": args.version,
-            "epoch": args.epoch,
-            "deadline": deadline,
-        }
+        message = guardian_message(
+            context.signer.address, args.guardian, valid_until, args.version, args.epoch, deadline
+        )
         signed = sign(context.signer, context.domain, "SetGuardian", message)
     guardian = signed.message["guardian"]
     summary = (

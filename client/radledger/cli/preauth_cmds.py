@@ -49,6 +49,7 @@ from radledger.cli.options import (
     add_json_option,
     add_parser,
     add_signer_options,
+    command_group,
     hex0x,
     open_connection,
     parse_duration,
@@ -91,23 +92,13 @@ _ADJUDICATIONS = {
 
 
 def register(subparsers: Any) -> None:
-    groups = {}
-    for name, help_text in GROUPS.items():
-        parser = add_parser(subparsers, name, help_text)
-        groups[name] = parser.add_subparsers(required=True, metavar="ACTION")
-    _register_payer(groups["payer"])
-    _register_policy(groups["policy"])
-    _register_preauth(groups["preauth"])
-    _register_claim(groups["claim"])
+    _register_payer(command_group(subparsers, "payer", GROUPS["payer"]))
+    _register_policy(command_group(subparsers, "policy", GROUPS["policy"]))
+    _register_preauth(command_group(subparsers, "preauth", GROUPS["preauth"]))
+    _register_claim(command_group(subparsers, "claim", GROUPS["claim"]))
 
 
 # ------------------------------------------------------------------------- shared
-
-
-def _add_connection(parser: argparse.ArgumentParser, signer: bool = False) -> None:
-    add_connection_options(parser, "preauth")
-    if signer:
-        add_signer_options(parser)
 
 
 def _client(args: argparse.Namespace, signer: bool = False) -> PreauthRegistryClient:
@@ -172,12 +163,12 @@ def _money(cents: int) -> str:
 def _register_payer(actions: Any) -> None:
     p = add_parser(actions, "register", "governance (payer-registrar role) registers a payer")
     p.add_argument("payer", metavar="ADDRESS")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     set_handler(p, payer_register)
 
     p = add_parser(actions, "show", "whether an account is a registered payer, and its index")
     p.add_argument("payer", metavar="ADDRESS")
-    _add_connection(p)
+    add_connection_options(p, "preauth")
     set_handler(p, payer_show)
 
 
@@ -219,13 +210,13 @@ def _register_policy(actions: Any) -> None:
     p.add_argument("--expedited-decision", default="72h", metavar="DURATION", help="default 72h (the CMS maximum)")
     p.add_argument("--appeal-window", default="60d", metavar="DURATION")
     p.add_argument("--appeal-decision", default="30d", metavar="DURATION")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     set_handler(p, policy_set)
 
     p = add_parser(actions, "show", "a payer's policy for a procedure code")
     p.add_argument("--payer", required=True, metavar="ADDRESS")
     p.add_argument("--procedure", required=True, metavar="CODE")
-    _add_connection(p)
+    add_connection_options(p, "preauth")
     add_json_option(p)
     set_handler(p, policy_show)
 
@@ -311,7 +302,7 @@ def _register_preauth(actions: Any) -> None:
         help="the physician's signature is good until (default: 3 days from now)",
     )
     p.add_argument("--chain-id", type=int, metavar="N", help="work offline: the chain id (else read from the node)")
-    _add_connection(p)
+    add_connection_options(p, "preauth")
     set_handler(p, preauth_prepare)
 
     p = add_parser(actions, "sign-order", "the ordering physician signs an order (offline, EIP-712)")
@@ -322,7 +313,7 @@ def _register_preauth(actions: Any) -> None:
 
     p = add_parser(actions, "request", "the site requests authorization for a signed (or unsigned: pended) order")
     p.add_argument("--order", required=True, type=Path, metavar="ORDER.json")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     add_json_option(p)
     set_handler(p, preauth_request)
 
@@ -331,7 +322,7 @@ def _register_preauth(actions: Any) -> None:
     p.add_argument("action", choices=["approve", "modify", "deny", "request-info"])
     p.add_argument("--units", type=int, metavar="N", help="modify: the units approved")
     p.add_argument("--reason", type=int, metavar="CODE", help="deny, request-info: the reason code")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     set_handler(p, preauth_decide)
 
     for name, help_text in (
@@ -342,22 +333,22 @@ def _register_preauth(actions: Any) -> None:
         p.add_argument("request_id", metavar="REQUEST_ID")
         p.add_argument("--input", required=True, type=Path, metavar="CLINICAL.json", help="diagnoses and evidence")
         p.add_argument("--opening", required=True, type=Path, metavar="OPENING.json", help="the request's opening")
-        _add_connection(p, signer=True)
+        add_connection_options(p, "preauth", signer=True)
         set_handler(p, preauth_info if name == "info" else preauth_appeal)
 
     p = add_parser(actions, "cancel", "the site withdraws a request awaiting a decision")
     p.add_argument("request_id", metavar="REQUEST_ID")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     set_handler(p, preauth_cancel)
 
     p = add_parser(actions, "flag-deadline", "anyone puts on record that a decision deadline passed")
     p.add_argument("request_id", metavar="REQUEST_ID")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     set_handler(p, preauth_flag)
 
     p = add_parser(actions, "status", "a request's status, its X12 278 HCR01 action code and its deadlines")
     p.add_argument("request_id", metavar="REQUEST_ID")
-    _add_connection(p)
+    add_connection_options(p, "preauth")
     add_json_option(p)
     set_handler(p, preauth_status)
 
@@ -365,14 +356,14 @@ def _register_preauth(actions: Any) -> None:
     p.add_argument("request_id", metavar="REQUEST_ID")
     p.add_argument("--timeout", default="10m", metavar="DURATION")
     p.add_argument("--poll", default="5s", metavar="DURATION")
-    _add_connection(p)
+    add_connection_options(p, "preauth")
     add_json_option(p)
     set_handler(p, preauth_wait)
 
     p = add_parser(actions, "verify-opening", "the payer checks a site's opening against the request's commitments")
     p.add_argument("request_id", metavar="REQUEST_ID")
     p.add_argument("--opening", required=True, type=Path, metavar="OPENING.json")
-    _add_connection(p)
+    add_connection_options(p, "preauth")
     set_handler(p, preauth_verify_opening)
 
 
@@ -597,7 +588,7 @@ def _register_claim(actions: Any) -> None:
     p.add_argument("--salt-file", type=Path, metavar="PATH", help="with --claim-file: the site's salt file")
     p.add_argument("--units", required=True, type=int, metavar="N")
     p.add_argument("--amount", required=True, metavar="AMOUNT", help="the amount claimed, e.g. 1234.56")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     set_handler(p, claim_submit)
 
     p = add_parser(actions, "adjudicate", "the payer adjudicates a claim")
@@ -605,12 +596,12 @@ def _register_claim(actions: Any) -> None:
     p.add_argument("outcome", choices=sorted(_ADJUDICATIONS))
     p.add_argument("--paid", metavar="AMOUNT", help="partially-paid: the amount paid")
     p.add_argument("--reason", type=int, default=0, metavar="CODE", help="denied: the reason code")
-    _add_connection(p, signer=True)
+    add_connection_options(p, "preauth", signer=True)
     set_handler(p, claim_adjudicate)
 
     p = add_parser(actions, "show", "a claim and its adjudication")
     p.add_argument("claim_id", metavar="CLAIM_ID")
-    _add_connection(p)
+    add_connection_options(p, "preauth")
     add_json_option(p)
     set_handler(p, claim_show)
 

@@ -27,7 +27,6 @@ from radledger.cli.options import (
     add_json_option,
     add_parser,
     add_record_options,
-    add_signer_options,
     command_group,
     hex0x,
     names_of,
@@ -67,8 +66,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--patient", required=True, metavar="ADDRESS")
     p.add_argument("--reason", required=True, type=int, metavar="CODE", help="reason code, 1 to 65535")
-    add_connection_options(p, "consent")
-    add_signer_options(p)
+    add_connection_options(p, "consent", signer=True)
     set_handler(p, break_glass)
 
 
@@ -95,8 +93,7 @@ def _register_custodian(actions: Any) -> None:
     p = add_parser(actions, "register", "governance registers an imaging site with its gateway's public URL")
     p.add_argument("custodian", metavar="ADDRESS", help="the site's account")
     p.add_argument("--gateway-url", required=True, metavar="URL", help="public URL of its gateway (never the PACS)")
-    add_connection_options(p, "records", "consent")
-    add_signer_options(p)
+    add_connection_options(p, "records", "consent", signer=True)
     set_handler(p, custodian_register)
 
     p = add_parser(actions, "show", "a custodian's index, status and gateway URL")
@@ -148,15 +145,13 @@ def _register_record(actions: Any) -> None:
     p.add_argument("--patient", required=True, metavar="ADDRESS")
     p.add_argument("--kind", required=True, metavar="KIND", help="study, report, safety-profile or credential-file")
     p.add_argument("--content-hash", required=True, metavar="HEX", help="the record's content hash (32 bytes)")
-    add_connection_options(p, "records", "consent")
-    add_signer_options(p)
+    add_connection_options(p, "records", "consent", signer=True)
     set_handler(p, record_register)
 
     p = add_parser(actions, "amend", "the site registers a new version of its record (a series added, an addendum)")
     add_record_options(p)
     p.add_argument("--content-hash", required=True, metavar="HEX", help="the new content hash (32 bytes)")
-    add_connection_options(p, "records", "consent")
-    add_signer_options(p)
+    add_connection_options(p, "records", "consent", signer=True)
     set_handler(p, record_amend)
 
     p = add_parser(actions, "show", "a record pointer and where to fetch it")
@@ -224,8 +219,7 @@ def record_show(args: argparse.Namespace) -> int:
 def _register_consent(actions: Any) -> None:
     p = add_parser(actions, "relay", "submit a consent signed offline (radledger consent sign); the site pays the gas")
     p.add_argument("file", type=Path, metavar="FILE")
-    add_connection_options(p, "consent")
-    add_signer_options(p)
+    add_connection_options(p, "consent", signer=True)
     set_handler(p, consent_relay)
 
     p = add_parser(
@@ -376,8 +370,7 @@ def _register_access(actions: Any) -> None:
     p.add_argument("--grantee", metavar="ADDRESS", help="who accessed (default: the signer)")
     p.add_argument("--scopes", required=True, help="images, reports, safety-profile, all (comma separated)")
     p.add_argument("--purpose", required=True, help="one of TREAT, HPAYMT, HOPERAT, HRESCH, ETREAT")
-    add_connection_options(p, "consent")
-    add_signer_options(p)
+    add_connection_options(p, "consent", signer=True)
     set_handler(p, access_record)
 
 
@@ -411,9 +404,7 @@ def _register_role(actions: Any) -> None:
         p.add_argument("role", metavar="ROLE", help=", ".join([*ROLE_CONTRACTS, "DEFAULT_ADMIN_ROLE"]))
         p.add_argument("account", metavar="ADDRESS")
         p.add_argument("--contract", choices=["records", "consent"], help="the contract (default: the role's own)")
-        add_connection_options(p, "records", "consent")
-        if name != "check":
-            add_signer_options(p)
+        add_connection_options(p, "records", "consent", signer=name != "check")
         set_handler(p, handler)
 
 

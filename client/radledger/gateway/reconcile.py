@@ -29,8 +29,8 @@ from web3 import Web3
 from radledger import validation
 from radledger.artifacts import load_artifact
 from radledger.audit.decoding import RawLog
-from radledger.audit.ranges import RangePlanner, RangeRefused, RefusalKind
-from radledger.audit.sources import source_for
+from radledger.audit.ranges import RangeRefused
+from radledger.audit.sources import read_batches, source_for
 from radledger.audit.syncer import IN_PROCESS_CHUNK
 from radledger.consent import ConsentRegistryClient
 from radledger.consent_events import decode_consent_logs
@@ -113,23 +113,13 @@ def access_events(w3: Web3, consent_address: str, from_block: int = 0, to_block:
     address = validation.address(consent_address, "ConsentRegistry address")
     topic = _access_recorded_topic()
     source = source_for(w3)
-    planner = RangePlanner()
     last = source.head() if to_block is None else to_block
     events: list[TrailEvent] = []
-    start = from_block
-    while start <= last:
-        end = planner.end_for(start, last) if source.adaptive else min(last, start + IN_PROCESS_CHUNK - 1)
-        try:
-            batch = source.fetch(start, end, [address])
-        except RangeRefused as refused:
-            if refused.refusal.kind is RefusalKind.HEAD:  # the chain is shorter than asked (a reorg)
-                break
-            planner.refused(refused.refusal, end - start + 1)
-            continue
-        if source.adaptive:
-            planner.succeeded(end - start + 1, len(batch.logs))
-        events.extend(_decode([raw for raw in batch.logs if raw.topics and raw.topics[0] == topic], address))
-        start = end + 1
+    try:
+        for batch in read_batches(source, [address], from_block, last, IN_PROCESS_CHUNK):
+            events.extend(_decode([raw for raw in batch.logs if raw.topics and raw.topics[0] == topic], address))
+    except RangeRefused:  # the chain is shorter than asked (a reorg): what was read stands
+        pass
     return events
 
 
