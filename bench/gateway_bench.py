@@ -40,10 +40,10 @@ def client(params: dict[str, Any]) -> dict[str, Any]:
     """The requester: times whole-study retrieves, alternating direct and gateway."""
     import httpx
 
-    from radledger.eip712 import Domain
+    from radledger.chain.eip712 import Domain
+    from radledger.chain.signers import KeySigner
     from radledger.gateway.tokens import mint_token
-    from radledger.models import Purpose
-    from radledger.signers import KeySigner
+    from radledger.registries.common import Purpose
 
     signer = KeySigner.from_env(KEY_ENV)
     d = params["domain"]
@@ -93,18 +93,18 @@ def main() -> int:
     import anyio
     import uvicorn
 
-    from radledger.chain import DEFAULT_START_TIMESTAMP, in_process_chain, tester_private_keys
-    from radledger.deploy import deploy_core
+    from radledger.chain.connection import DEFAULT_START_TIMESTAMP, in_process_chain, tester_private_keys
+    from radledger.chain.signers import KeySigner, UnlockedAccount
+    from radledger.chain.transactions import Transactor
+    from radledger.deployment.specs import deploy_core
     from radledger.gateway.app import create_app
     from radledger.gateway.config import GatewaySettings
     from radledger.gateway.context import GatewayContext
     from radledger.gateway.orthanc import LocalOrthanc, find_orthanc, free_port, missing_reason
     from radledger.gateway.synthetic import synthetic_study
     from radledger.gateway.upstream import Upstream, UpstreamSettings
-    from radledger.models import Purpose, Scope
-    from radledger.records import new_site_salt
-    from radledger.signers import KeySigner, UnlockedAccount
-    from radledger.transactions import Transactor
+    from radledger.registries.common import Purpose, Scope
+    from radledger.registries.records.client import new_site_salt
 
     if find_orthanc() is None:
         print(f"cannot run: {missing_reason()}", file=sys.stderr)

@@ -92,11 +92,11 @@ def build_history(node: Anvil, w3: Web3, wanted: int) -> tuple[Any, int]:
     """Deploy, then send transactions `TXS_PER_BLOCK` to a block with empty blocks between; returns the
     audit target (every contract deployed) and the number of events written."""
     from radledger.audit import AuditTarget
-    from radledger.credentials import CredentialRegistryClient, deploy_credentials
-    from radledger.deploy import deploy_core
-    from radledger.models import FOREVER, Purpose, RecordKind, Scope
-    from radledger.signers import UnlockedAccount
-    from radledger.transactions import Transactor
+    from radledger.chain.signers import UnlockedAccount
+    from radledger.chain.transactions import Transactor
+    from radledger.deployment.specs import deploy_core
+    from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
+    from radledger.registries.credentials.client import CredentialRegistryClient, deploy_credentials
 
     accounts = list(w3.eth.accounts)
     admin = Transactor(w3, UnlockedAccount(accounts[0]), poll_latency=0.01)
@@ -182,7 +182,7 @@ def time_index(w3: Web3, target: Any) -> tuple[float, int, int, int]:
 
 
 def time_baseline(w3: Web3, target: Any) -> tuple[float, int, int]:
-    from radledger.artifacts import load_artifact
+    from radledger.chain.artifacts import load_artifact
 
     head = w3.eth.block_number
     started = time.perf_counter()
@@ -207,7 +207,7 @@ def main() -> int:
         print(f"anvil is not installed at {ANVIL} (npm ci)", file=sys.stderr)
         return 1
     sys.path.insert(0, str(ROOT / "client"))
-    from radledger.chain import connect
+    from radledger.chain.connection import connect
 
     node = Anvil()
     try:

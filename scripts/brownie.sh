@@ -20,7 +20,7 @@ if [ ! -x "$venv/bin/brownie" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements/brownie.txt 2> >(grep -v '^WARNING: Location' >&2)
 fi
-if ! "$venv/bin/python" -c "import radledger.deploy" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import radledger.deployment.specs" 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e . 2> >(grep -v '^WARNING: Location' >&2)
 fi
 

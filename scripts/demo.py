@@ -6,7 +6,7 @@ whatever network brownie is connected to, and needs nothing but the radledger pa
 
 from __future__ import annotations
 
-from radledger.demo import DemoResult, run_demo
+from radledger.demo.story import DemoResult, run_demo
 
 
 def main() -> DemoResult:

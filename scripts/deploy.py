@@ -1,4 +1,4 @@
-"""Deploy radledger: a thin script over :mod:`radledger.deploy`.
+"""Deploy radledger: a thin script over :mod:`radledger.deployment`.
 
 From a shell (the same as `radledger deploy`)::
 
@@ -42,7 +42,7 @@ def _brownie_signer(network: Any) -> Any:
     from brownie import accounts
     from brownie._config import CONFIG
 
-    from radledger.signers import KeySigner, UnlockedAccount
+    from radledger.chain.signers import KeySigner, UnlockedAccount
 
     if CONFIG.network_type == "development":
         return UnlockedAccount(accounts[0].address)
@@ -58,10 +58,10 @@ def deploy_with_brownie(network: Any) -> Any:
     from brownie import web3
     from brownie._config import CONFIG
 
-    from radledger.deploy import deploy
-    from radledger.manifest import manifest_path, standard_input_dir
-    from radledger.setup_config import load_setup
-    from radledger.transactions import Transactor
+    from radledger.chain.transactions import Transactor
+    from radledger.deployment.manifest import manifest_path, standard_input_dir
+    from radledger.deployment.setup_file import load_setup
+    from radledger.deployment.specs import deploy
 
     development = CONFIG.network_type == "development"
     transactor = Transactor(web3, _brownie_signer(network), poll_latency=0.05 if development else 0.5)

@@ -15,14 +15,14 @@ from eth_utils import keccak
 from hypothesis import HealthCheck, settings
 from web3 import Web3
 
-from radledger import errors
-from radledger.artifacts import ARTIFACTS_DIR, ARTIFACTS_ENV, artifact_names, load_artifact
-from radledger.chain import DEFAULT_START_TIMESTAMP, in_process_chain, tester_private_keys
-from radledger.consent import ConsentRegistryClient
-from radledger.deploy import Deployment, deploy_core
-from radledger.records import RecordRegistryClient
-from radledger.signers import KeySigner, UnlockedAccount
-from radledger.transactions import Transactor
+from radledger.chain import errors
+from radledger.chain.artifacts import ARTIFACTS_DIR, ARTIFACTS_ENV, artifact_names, load_artifact
+from radledger.chain.connection import DEFAULT_START_TIMESTAMP, in_process_chain, tester_private_keys
+from radledger.chain.signers import KeySigner, UnlockedAccount
+from radledger.chain.transactions import Transactor
+from radledger.deployment.specs import Deployment, deploy_core
+from radledger.registries.consent.client import ConsentRegistryClient
+from radledger.registries.records.client import RecordRegistryClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def _fresh_artifacts_dir() -> Path:
     """The committed artifacts when they match the sources; otherwise a compile cached by source hash."""
     if not (ROOT / "contracts").is_dir() or not (ROOT / "node_modules" / "solc").is_dir():
         return ARTIFACTS_DIR
-    from radledger.compiler import build_input, stale_reasons, write_artifacts
+    from radledger.chain.compiler import build_input, stale_reasons, write_artifacts
 
     if not stale_reasons(ROOT, ARTIFACTS_DIR, recompile=False):
         return ARTIFACTS_DIR

@@ -14,14 +14,14 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 
-from radledger.chain import time_travel
-from radledger.commitments import ClinicalOpening, MemberOpening, Opening
-from radledger.credentials import CredentialRegistryClient, deploy_credentials
-from radledger.eip712 import sign
-from radledger.models import Policy
-from radledger.preauth import PreauthRegistryClient, deploy_preauth, order_message
-from radledger.signers import KeySigner, UnlockedAccount
-from radledger.transactions import Transactor
+from radledger.chain.connection import time_travel
+from radledger.chain.eip712 import sign
+from radledger.chain.signers import KeySigner, UnlockedAccount
+from radledger.chain.transactions import Transactor
+from radledger.registries.credentials.client import CredentialRegistryClient, deploy_credentials
+from radledger.registries.preauth.client import PreauthRegistryClient, deploy_preauth, order_message
+from radledger.registries.preauth.commitments import ClinicalOpening, MemberOpening, Opening
+from radledger.registries.preauth.types import Policy
 from tests.conftest import ARTIFACTS, Actors, named_key
 
 MRI_BRAIN = "70551"  # MRI brain without contrast: auto-approval by gold card

@@ -11,8 +11,8 @@ from typing import Any
 from eth_utils import keccak
 from web3 import Web3
 
-from radledger.models import RecordKind
-from radledger.records import RecordRegistryClient, record_id
+from radledger.registries.common import RecordKind
+from radledger.registries.records.client import RecordRegistryClient, record_id
 
 SITE_SALT = keccak(text="radledger tests: synthetic salt of site A")
 OTHER_SITE_SALT = keccak(text="radledger tests: synthetic salt of site B")

@@ -13,7 +13,7 @@ from web3 import Web3
 from radledger.audit import AuditIndex, AuditTarget, sync
 from radledger.audit.fhir import parse_resource
 from radledger.cli import main
-from radledger.deploy import Deployment
+from radledger.deployment.specs import Deployment
 from tests.conftest import Actors
 from tests.preauth_support import World, world_base_fixture  # noqa: F401
 from tests.test_audit_queries import Story, story_fixture, story_index_fixture  # noqa: F401

@@ -11,17 +11,17 @@ import pytest
 from web3 import Web3
 from web3.providers.base import BaseProvider
 
-from radledger import errors
 from radledger.audit import AuditIndex, AuditTarget, sync
 from radledger.audit import syncer as sync_module
-from radledger.audit.decoding import EventDecoder, RawLog
-from radledger.audit.ranges import RangePlanner, RangeRefused, Refusal, RefusalKind, classify_refusal
-from radledger.audit.sources import InProcessLogSource, LogBatch, RpcLogSource
-from radledger.chain import time_travel
-from radledger.consent import WILDCARD
-from radledger.deploy import Deployment
-from radledger.models import Purpose, Scope
-from radledger.records import RecordRegistryClient
+from radledger.chain import errors
+from radledger.chain.connection import time_travel
+from radledger.chain.events.decoding import EventDecoder, RawLog
+from radledger.chain.events.ranges import RangePlanner, RangeRefused, Refusal, RefusalKind, classify_refusal
+from radledger.chain.events.sources import InProcessLogSource, LogBatch, RpcLogSource
+from radledger.deployment.specs import Deployment
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import WILDCARD
+from radledger.registries.records.client import RecordRegistryClient
 from tests.conftest import Actors
 from tests.support import register_record
 

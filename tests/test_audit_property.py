@@ -21,15 +21,15 @@ from web3 import Web3
 from radledger.audit import AuditIndex, AuditTarget, sync
 from radledger.audit.queries import who_could_access
 from radledger.audit.state import consent_state, record_state
-from radledger.chain import time_travel
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.consent_events import GrantState, GuardianState
-from radledger.deploy import Deployment
-from radledger.errors import RadledgerError
-from radledger.models import FOREVER, Purpose, RecordKind, Scope
-from radledger.records import RecordRegistryClient
-from radledger.signers import UnlockedAccount
-from radledger.transactions import Transactor
+from radledger.chain.connection import time_travel
+from radledger.chain.errors import RadledgerError
+from radledger.chain.signers import UnlockedAccount
+from radledger.chain.transactions import Transactor
+from radledger.deployment.specs import Deployment
+from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
+from radledger.registries.consent.events import GrantState, GuardianState
+from radledger.registries.records.client import RecordRegistryClient
 from tests.conftest import Actors
 from tests.support import content_hash, register_record
 

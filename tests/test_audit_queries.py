@@ -20,10 +20,13 @@ from radledger.audit.queries import (
     payer_requests,
     who_could_access,
 )
-from radledger.chain import time_travel
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.deploy import Deployment
-from radledger.models import AccessBasis, CredentialStatus, PreauthStatus, Purpose, Scope
+from radledger.chain.connection import time_travel
+from radledger.deployment.specs import Deployment
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
+from radledger.registries.consent.types import AccessBasis
+from radledger.registries.credentials.types import CredentialStatus
+from radledger.registries.preauth.types import PreauthStatus
 from tests.conftest import Actors
 from tests.preauth_support import World, travel_to, world_base_fixture, world_fixture  # noqa: F401
 from tests.support import register_record

@@ -28,17 +28,18 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import connect
+from radledger.chain import errors
+from radledger.chain.connection import connect
+from radledger.chain.eip712 import Domain, SignedMessage, sign, typed_data
+from radledger.chain.signers import KeySigner
+from radledger.chain.transactions import Transactor
 from radledger.cli import build_parser, main
 from radledger.cli.options import parse_duration, parse_purposes, parse_scopes, parse_when
-from radledger.consent import WILDCARD, ConsentRegistryClient, grant_message
-from radledger.deploy import Deployment, deploy_core
-from radledger.eip712 import Domain, SignedMessage, sign, typed_data
-from radledger.models import FOREVER, AccessBasis, Purpose, RecordKind, Scope
-from radledger.records import RecordRegistryClient, record_id
-from radledger.signers import KeySigner
-from radledger.transactions import Transactor
+from radledger.deployment.specs import Deployment, deploy_core
+from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient, grant_message
+from radledger.registries.consent.types import AccessBasis
+from radledger.registries.records.client import RecordRegistryClient, record_id
 from tests.conftest import ARTIFACTS, ROOT, named_key
 
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"

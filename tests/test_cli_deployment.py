@@ -11,13 +11,19 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from radledger.chain.eip712 import SignedMessage
+from radledger.chain.errors import ConfigurationError, ValidationError
 from radledger.cli import main, options
 from radledger.cli.options import CONTRACT_OPTIONS, resolve_contracts
-from radledger.credentials import CredentialRegistryClient
-from radledger.deploy import Deployment
-from radledger.eip712 import SignedMessage
-from radledger.errors import ConfigurationError, ValidationError
-from radledger.manifest import ContractRecord, Manifest, load_manifest, manifest_path, save_manifest
+from radledger.deployment.manifest import (
+    ContractRecord,
+    Manifest,
+    load_manifest,
+    manifest_path,
+    save_manifest,
+)
+from radledger.deployment.specs import Deployment
+from radledger.registries.credentials.client import CredentialRegistryClient
 from tests.conftest import Actors, named_key
 from tests.test_credentials_support import CredEnv
 

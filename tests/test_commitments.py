@@ -13,7 +13,8 @@ from eth_utils import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from radledger.commitments import (
+from radledger.chain.errors import ValidationError
+from radledger.registries.preauth.commitments import (
     CLINICAL_TAG,
     MEMBER_TAG,
     ClinicalOpening,
@@ -27,7 +28,6 @@ from radledger.commitments import (
     new_salt,
     verify_opening,
 )
-from radledger.errors import ValidationError
 
 SALT = keccak(text="a fixed synthetic salt")
 OTHER_SALT = keccak(text="another synthetic salt")

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import time_travel
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.deploy import DEFAULT_BREAK_GLASS_SECONDS, Deployment, deploy_contract
-from radledger.models import FOREVER, AccessBasis, Grant, Guardian, Purpose, RecordKind, Scope
-from radledger.records import RecordRegistryClient, record_id
+from radledger.chain import errors
+from radledger.chain.connection import time_travel
+from radledger.deployment.specs import DEFAULT_BREAK_GLASS_SECONDS, Deployment, deploy_contract
+from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
+from radledger.registries.consent.types import AccessBasis, Grant, Guardian
+from radledger.registries.records.client import RecordRegistryClient, record_id
 from tests.conftest import ARTIFACTS, Actors
 from tests.support import (
     OTHER_SITE_SALT,
@@ -564,9 +565,7 @@ def test_break_glass_and_a_grant_to_the_same_account_keep_each_other(
     assert as_patient.access_basis(patient, emergency, rid, REPORTS, ETREAT) == AccessBasis.WILDCARD_GRANT
 
 
-@pytest.mark.parametrize(
-    ("duration", "admin_is_zero"), [(59, False), (3 * 24 * 3600 + 1, False), (60, True)], ids=str
-)
+@pytest.mark.parametrize(("duration", "admin_is_zero"), [(59, False), (3 * 24 * 3600 + 1, False), (60, True)], ids=str)
 def test_constructor_refuses_a_bad_break_glass_window_or_admin(
     w3: Web3, deployment: Deployment, actors: Actors, duration: int, admin_is_zero: bool
 ) -> None:
@@ -827,20 +826,24 @@ INVALID_INPUT: list[tuple[str, Callable[[Ctx], Callable[[], Any]]]] = [
     ("signGrant: malformed grantee", lambda c: _sign_grant(c, grantee=MALFORMED)),
     (
         "signRevoke: deadline already past",
-        lambda c: lambda: c.patient_client.sign_revoke(
-            c.actors.patient_signer, c.patient, c.actors.grantee.address, c.rid, deadline=c.now - 60
+        lambda c: (
+            lambda: c.patient_client.sign_revoke(
+                c.actors.patient_signer, c.patient, c.actors.grantee.address, c.rid, deadline=c.now - 60
+            )
         ),
     ),
     (
         "signSetGuardian: deadline already past",
-        lambda c: lambda: c.patient_client.sign_set_guardian(
-            c.actors.patient_signer, c.actors.guardian.address, c.now + 100, deadline=c.now - 1
+        lambda c: (
+            lambda: c.patient_client.sign_set_guardian(
+                c.actors.patient_signer, c.actors.guardian.address, c.now + 100, deadline=c.now - 1
+            )
         ),
     ),
     (
         "signInvalidateSignatures: deadline already past",
-        lambda c: lambda: c.patient_client.sign_invalidate_signatures(
-            c.actors.patient_signer, c.patient, deadline=c.now - 1
+        lambda c: (
+            lambda: c.patient_client.sign_invalidate_signatures(c.actors.patient_signer, c.patient, deadline=c.now - 1)
         ),
     ),
     (

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from radledger.chain import time_travel
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.consent_events import (
+from radledger.chain.connection import time_travel
+from radledger.deployment.specs import Deployment
+from radledger.registries.common import FOREVER, Purpose, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
+from radledger.registries.consent.events import (
     ConsentState,
     GrantState,
     GuardianState,
     decode_consent_logs,
     rebuild_consent_state,
 )
-from radledger.deploy import Deployment
-from radledger.models import FOREVER, Purpose, Scope
 from tests.conftest import Actors
 from tests.support import register_record
 
@@ -121,9 +121,7 @@ def assert_matches_views(state: ConsentState, consent: ConsentRegistryClient, hi
         assert state["epochs"].get(patient, 0) == consent.signature_epoch(patient)
 
 
-def test_state_rebuilt_from_receipts_matches_the_views(
-    consent: ConsentRegistryClient, history: History
-) -> None:
+def test_state_rebuilt_from_receipts_matches_the_views(consent: ConsentRegistryClient, history: History) -> None:
     logs = [log for receipt in history.receipts for log in receipt["logs"]]
     state = rebuild_consent_state(logs, consent.address)
     assert_matches_views(state, consent, history)

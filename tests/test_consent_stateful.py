@@ -23,14 +23,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from web3 import Web3
 from web3.contract import Contract
 
-from radledger import errors
-from radledger.artifacts import load_artifact
-from radledger.chain import time_travel
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.deploy import Deployment, deploy_contract
-from radledger.models import FOREVER, AccessBasis, Purpose, Scope
-from radledger.signers import UnlockedAccount
-from radledger.transactions import Transactor
+from radledger.chain import errors
+from radledger.chain.artifacts import load_artifact
+from radledger.chain.connection import time_travel
+from radledger.chain.signers import UnlockedAccount
+from radledger.chain.transactions import Transactor
+from radledger.deployment.specs import Deployment, deploy_contract
+from radledger.registries.common import FOREVER, Purpose, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
+from radledger.registries.consent.types import AccessBasis
 from tests.conftest import ARTIFACTS, Actors
 from tests.support import in_fresh_thread, nothing_sent
 

@@ -8,8 +8,8 @@ import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from radledger import errors
-from radledger.content_hash import content_hash, content_hash_of_digests, instance_digest
+from radledger.chain import errors
+from radledger.registries.records.content_hash import content_hash, content_hash_of_digests, instance_digest
 
 INSTANCES = [("2.25.30", b"third instance"), ("2.25.100", b"first instance"), ("2.25.4", b"second instance")]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from radledger.chain.signers import KeySigner
 from radledger.cli import main, options
-from radledger.credentials import credential_uid, device_id, document_hash, subject_id
-from radledger.signers import KeySigner
-from radledger.verifiable_credentials import verify_proof
+from radledger.registries.credentials.client import credential_uid, device_id, document_hash, subject_id
+from radledger.registries.credentials.verifiable import verify_proof
 from tests.conftest import Actors
 from tests.test_credentials_support import INSPECTION, LICENSE, CredEnv
 

@@ -14,10 +14,12 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import time_travel
-from radledger.consent import grant_message
-from radledger.credentials import (
+from radledger.chain import errors
+from radledger.chain.connection import time_travel
+from radledger.chain.eip712 import CREDENTIAL_TYPES, TYPES_BY_DOMAIN, Domain, SignedMessage, sign, typed_data
+from radledger.registries.common import FOREVER
+from radledger.registries.consent.client import grant_message
+from radledger.registries.credentials.client import (
     DEVICE_ID_TAG,
     CredentialRegistryClient,
     attest_message,
@@ -29,15 +31,13 @@ from radledger.credentials import (
     subject_address,
     subject_id,
 )
-from radledger.eip712 import CREDENTIAL_TYPES, TYPES_BY_DOMAIN, Domain, SignedMessage, sign, typed_data
-from radledger.models import (
-    FOREVER,
+from radledger.registries.credentials.types import (
     Attestation,
     AttestationRequest,
     CredentialStatus,
     RevocationReason,
 )
-from radledger.verifiable_credentials import (
+from radledger.registries.credentials.verifiable import (
     PROOF_TYPE,
     STATUS_TYPE,
     VC_CONTEXT,

@@ -14,9 +14,11 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import time_travel
-from radledger.credentials import (
+from radledger.chain import errors
+from radledger.chain.connection import time_travel
+from radledger.chain.eip712 import Domain, SignedMessage, sign, typed_data
+from radledger.registries.common import FOREVER
+from radledger.registries.credentials.client import (
     NO_MAXIMUM,
     CredentialRegistryClient,
     attest_message,
@@ -24,8 +26,7 @@ from radledger.credentials import (
     subject_id,
     uid_sequence,
 )
-from radledger.eip712 import Domain, SignedMessage, sign, typed_data
-from radledger.models import FOREVER, Attestation, AttestationRequest, RevocationReason
+from radledger.registries.credentials.types import Attestation, AttestationRequest, RevocationReason
 from tests.conftest import Actors, named_key
 from tests.support import ZERO_ADDRESS, nothing_sent
 from tests.test_credentials_support import DAY, SCANNER, YEAR, CredEnv, now_of, send_raw

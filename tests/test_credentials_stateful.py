@@ -27,11 +27,11 @@ from hypothesis.stateful import (
 )
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import time_travel
-from radledger.credentials import CredentialRegistryClient, credential_uid, subject_id
-from radledger.models import FOREVER
-from radledger.transactions import call
+from radledger.chain import errors
+from radledger.chain.connection import time_travel
+from radledger.chain.transactions import call
+from radledger.registries.common import FOREVER
+from radledger.registries.credentials.client import CredentialRegistryClient, credential_uid, subject_id
 from tests.test_credentials_support import DAY, YEAR, CredEnv
 
 pytest_plugins = ["tests.test_credentials_support"]

@@ -15,10 +15,15 @@ import pytest
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from radledger.credentials import NO_MAXIMUM, CredentialRegistryClient, deploy_credentials, device_id
-from radledger.deploy import Deployment, deploy_contract
-from radledger.signers import KeySigner
-from radledger.transactions import Transactor
+from radledger.chain.signers import KeySigner
+from radledger.chain.transactions import Transactor
+from radledger.deployment.specs import Deployment, deploy_contract
+from radledger.registries.credentials.client import (
+    NO_MAXIMUM,
+    CredentialRegistryClient,
+    deploy_credentials,
+    device_id,
+)
 from tests.conftest import ARTIFACTS, Actors, named_key
 
 DAY = 24 * 3600

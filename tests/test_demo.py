@@ -9,29 +9,22 @@ from typing import Any
 
 import pytest
 
-from radledger import errors
+from radledger.chain import errors
+from radledger.chain.contract import ContractClient
+from radledger.chain.signers import UnlockedAccount
+from radledger.chain.transactions import Transactor
 from radledger.cli import main
-from radledger.commitments import claim_id
-from radledger.consent import ConsentRegistryClient
-from radledger.contract import ContractClient
-from radledger.credentials import CredentialRegistryClient, device_id, subject_id
-from radledger.demo import CLAIM_AMOUNT_CENTS, MODIFIED_UNITS, PENDED_UNITS, DemoResult, run_demo
-from radledger.demo_data import MRI_BRAIN, PAYER_ID
-from radledger.models import (
-    AccessBasis,
-    ClaimStatus,
-    CredentialStatus,
-    PreauthStatus,
-    Purpose,
-    RecordKind,
-    RevocationReason,
-    Scope,
-    X12ActionCode,
-)
-from radledger.preauth import DecisionReason, PreauthRegistryClient, procedure_code
-from radledger.records import RecordRegistryClient, record_id
-from radledger.signers import UnlockedAccount
-from radledger.transactions import Transactor
+from radledger.demo.data import MRI_BRAIN, PAYER_ID
+from radledger.demo.story import CLAIM_AMOUNT_CENTS, MODIFIED_UNITS, PENDED_UNITS, DemoResult, run_demo
+from radledger.registries.common import Purpose, RecordKind, Scope
+from radledger.registries.consent.client import ConsentRegistryClient
+from radledger.registries.consent.types import AccessBasis
+from radledger.registries.credentials.client import CredentialRegistryClient, device_id, subject_id
+from radledger.registries.credentials.types import CredentialStatus, RevocationReason
+from radledger.registries.preauth.client import DecisionReason, PreauthRegistryClient, procedure_code
+from radledger.registries.preauth.commitments import claim_id
+from radledger.registries.preauth.types import ClaimStatus, PreauthStatus, X12ActionCode
+from radledger.registries.records.client import RecordRegistryClient, record_id
 from tests.conftest import ROOT
 
 SEED = 2024
@@ -525,7 +518,7 @@ def test_the_brownie_script_main_is_a_thin_call_of_run_demo(monkeypatch: pytest.
         calls.append(kwargs)
         return demo
 
-    monkeypatch.setattr("radledger.demo.run_demo", recorded_run_demo)
+    monkeypatch.setattr("radledger.demo.story.run_demo", recorded_run_demo)
     namespace = runpy.run_path(str(ROOT / "scripts" / "demo.py"))
     assert namespace["main"]() is demo
     assert calls == [{}]

@@ -9,15 +9,21 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import in_process_chain
-from radledger.deploy import deploy, deploy_core, plan_deployment
-from radledger.errors import ConfigurationError
-from radledger.manifest import Manifest, load_manifest, manifest_path, save_manifest, standard_input_dir
-from radledger.setup_config import parse_setup
-from radledger.signers import UnlockedAccount
-from radledger.transactions import Transactor
-from radledger.verify_deployment import verify_deployment
+from radledger.chain import errors
+from radledger.chain.connection import in_process_chain
+from radledger.chain.errors import ConfigurationError
+from radledger.chain.signers import UnlockedAccount
+from radledger.chain.transactions import Transactor
+from radledger.deployment.manifest import (
+    Manifest,
+    load_manifest,
+    manifest_path,
+    save_manifest,
+    standard_input_dir,
+)
+from radledger.deployment.setup_file import parse_setup
+from radledger.deployment.specs import deploy, deploy_core, plan_deployment
+from radledger.deployment.verification import verify_deployment
 
 
 def account(w3: Web3, index: int) -> Transactor:

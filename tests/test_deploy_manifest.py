@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from radledger.artifacts import default_dir, load_artifact
-from radledger.chain import in_process_chain
-from radledger.consent import ConsentRegistryClient
-from radledger.deploy import deploy
-from radledger.deployer import contract_standard_input
-from radledger.errors import ConfigurationError
-from radledger.manifest import (
+from radledger.chain.artifacts import default_dir, load_artifact
+from radledger.chain.connection import in_process_chain
+from radledger.chain.errors import ConfigurationError
+from radledger.chain.signers import UnlockedAccount
+from radledger.chain.transactions import Transactor
+from radledger.deployment.manifest import (
     ContractRecord,
     Manifest,
     PendingTransaction,
@@ -25,10 +24,11 @@ from radledger.manifest import (
     manifest_path,
     save_manifest,
 )
-from radledger.records import RecordRegistryClient
-from radledger.signers import UnlockedAccount
-from radledger.transactions import Transactor
-from radledger.verify_deployment import masked, runtime_matches
+from radledger.deployment.runner import contract_standard_input
+from radledger.deployment.specs import deploy
+from radledger.deployment.verification import masked, runtime_matches
+from radledger.registries.consent.client import ConsentRegistryClient
+from radledger.registries.records.client import RecordRegistryClient
 
 ADDRESS = Web3.to_checksum_address("0x" + "ab" * 20)
 DEPLOYER = Web3.to_checksum_address("0x" + "cd" * 20)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from radledger.chain import in_process_chain
+from radledger.chain.connection import in_process_chain
+from radledger.chain.errors import ChainError, ConfigurationError
+from radledger.chain.signers import UnlockedAccount
 from radledger.cli import main
-from radledger.errors import ChainError, ConfigurationError
-from radledger.networks import GWEI, FeeLimitedTransactor, get_network, load_networks, redact
-from radledger.signers import UnlockedAccount
+from radledger.deployment.networks import GWEI, FeeLimitedTransactor, get_network, load_networks, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,9 +10,9 @@ from eth_utils import function_signature_to_4byte_selector, keccak
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
-from radledger import errors
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.transactions import decoded_reverts
+from radledger.chain import errors
+from radledger.chain.transactions import decoded_reverts
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from tests.conftest import Actors
 
 PATIENT = "0x" + "11" * 20
@@ -173,9 +173,7 @@ def test_eth_tester_revert_found_on_the_exception_chain() -> None:
         assert errors.is_revert(outer)
 
 
-def test_a_real_revert_on_the_chain_is_decoded_with_its_cause(
-    consent: ConsentRegistryClient, actors: Actors
-) -> None:
+def test_a_real_revert_on_the_chain_is_decoded_with_its_cause(consent: ConsentRegistryClient, actors: Actors) -> None:
     patient = actors.site.address
     with pytest.raises(errors.GrantNotFound) as exc:
         consent.revoke(patient, actors.grantee.address, WILDCARD)

@@ -27,12 +27,12 @@ import pytest
 import uvicorn
 from web3 import Web3
 
-from radledger.chain import tester_private_keys as account_keys
-from radledger.chain import time_travel
+from radledger.chain.connection import tester_private_keys as account_keys
+from radledger.chain.connection import time_travel
+from radledger.chain.eip712 import Domain
+from radledger.chain.signers import KeySigner
 from radledger.cli import main
-from radledger.consent import WILDCARD
-from radledger.deploy import Deployment
-from radledger.eip712 import Domain
+from radledger.deployment.specs import Deployment
 from radledger.gateway.app import create_app
 from radledger.gateway.config import GatewaySettings
 from radledger.gateway.consent_check import ConsentChecker
@@ -47,8 +47,9 @@ from radledger.gateway.requester import GatewayRequester, verify_on_chain
 from radledger.gateway.synthetic import SyntheticInstance, synthetic_instance, synthetic_series, synthetic_study
 from radledger.gateway.tokens import mint_token
 from radledger.gateway.upstream import DICOM_AS_STORED, Upstream, UpstreamSettings
-from radledger.models import AccessBasis, Purpose, Scope
-from radledger.signers import KeySigner
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import WILDCARD
+from radledger.registries.consent.types import AccessBasis
 from tests.conftest import SITE_URL, Actors
 
 with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 for its TestClient; httpx works the same here

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from radledger.errors import ConfigurationError
+from radledger.chain.errors import ConfigurationError
 from radledger.gateway.config import load_settings
 from radledger.gateway.errors import SaltMismatch
 from radledger.gateway.ingest import compare, load_patient_map
 from radledger.gateway.store import GatewayStore, InstanceDigest, salt_id
-from radledger.models import AccessBasis, Purpose
+from radledger.registries.common import Purpose
+from radledger.registries.consent.types import AccessBasis
 from tests.conftest import named_key
 from tests.support import OTHER_SITE_SALT, SITE_SALT, synthetic_uid
 

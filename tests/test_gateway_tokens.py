@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from radledger.deploy import deploy_contract
-from radledger.eip712 import Domain, sign
+from radledger.chain.eip712 import Domain, sign
+from radledger.chain.signers import KeySigner
+from radledger.deployment.specs import deploy_contract
 from radledger.gateway.errors import (
     TokenAudienceMismatch,
     TokenBadSignature,
@@ -33,8 +34,7 @@ from radledger.gateway.tokens import (
     mint_token,
     token_message,
 )
-from radledger.models import Purpose
-from radledger.signers import KeySigner
+from radledger.registries.common import Purpose
 from tests.conftest import ARTIFACTS, Actors, named_key
 
 AUDIENCE = "https://gateway.site-a.example/dicomweb"
@@ -150,7 +150,7 @@ def test_an_expiry_more_than_five_minutes_ahead_is_refused(verifier: TokenVerifi
 
 
 def test_minting_refuses_a_lifetime_over_five_minutes(grantee: KeySigner) -> None:
-    from radledger.errors import ValidationError
+    from radledger.chain.errors import ValidationError
 
     with pytest.raises(ValidationError):
         token(grantee, lifetime=MAX_LIFETIME + 1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from radledger.errors import ChainError
-from radledger.logs import logs_in_halves
+from radledger.chain.errors import ChainError
+from radledger.chain.events.paging import logs_in_halves
 
 
 class CappedNode:

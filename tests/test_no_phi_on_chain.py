@@ -20,8 +20,8 @@ import hashlib
 import pytest
 from eth_utils import keccak
 
-from radledger.demo import DemoResult, run_demo
-from radledger.demo_data import PAYER_ID
+from radledger.demo.data import PAYER_ID
+from radledger.demo.story import DemoResult, run_demo
 from tests.phi_scan import Haystack, chain_haystacks, combined_forms, encodings, leaks
 
 

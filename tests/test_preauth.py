@@ -9,21 +9,12 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from radledger import errors
-from radledger.commitments import ClinicalOpening
-from radledger.deploy import deploy_contract
-from radledger.eip712 import Domain, sign
-from radledger.errors import ValidationError
-from radledger.models import (
-    CMS_EXPEDITED_DECISION_SECONDS,
-    CMS_STANDARD_DECISION_SECONDS,
-    DAY,
-    ClaimStatus,
-    Policy,
-    PreauthStatus,
-    X12ActionCode,
-)
-from radledger.preauth import (
+from radledger.chain import errors
+from radledger.chain.eip712 import Domain, sign
+from radledger.chain.errors import ValidationError
+from radledger.chain.transactions import Transactor
+from radledger.deployment.specs import deploy_contract
+from radledger.registries.preauth.client import (
     DecisionReason,
     DecisionTimeout,
     PreauthRegistryClient,
@@ -35,7 +26,16 @@ from radledger.preauth import (
     replay_claims,
     x12_action_code,
 )
-from radledger.transactions import Transactor
+from radledger.registries.preauth.commitments import ClinicalOpening
+from radledger.registries.preauth.types import (
+    CMS_EXPEDITED_DECISION_SECONDS,
+    CMS_STANDARD_DECISION_SECONDS,
+    DAY,
+    ClaimStatus,
+    Policy,
+    PreauthStatus,
+    X12ActionCode,
+)
 from tests.conftest import ARTIFACTS, named_key
 from tests.preauth_support import (
     AUTO_POLICY,

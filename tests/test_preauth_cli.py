@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from radledger import chain
+from radledger.chain import connection as chain
 from radledger.cli import main, options
-from radledger.models import PreauthStatus
+from radledger.registries.preauth.types import PreauthStatus
 from tests.phi_scan import assert_no_phi, chain_bytes, phi_forms
 from tests.preauth_support import (
     AUTO_POLICY,

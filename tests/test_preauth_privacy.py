@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
-from radledger.commitments import ClinicalOpening, MemberOpening, Opening, evidence_hash, new_salt
-from radledger.models import ClaimStatus
+from radledger.registries.preauth.commitments import (
+    ClinicalOpening,
+    MemberOpening,
+    Opening,
+    evidence_hash,
+    new_salt,
+)
+from radledger.registries.preauth.types import ClaimStatus
 from tests.phi_scan import assert_no_phi, chain_bytes, combined_forms, phi_forms
 from tests.preauth_support import (
     World,

@@ -14,8 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 
-from radledger import errors
-from radledger.models import (
+from radledger.chain import errors
+from radledger.registries.preauth.types import (
     CMS_EXPEDITED_DECISION_SECONDS,
     CMS_STANDARD_DECISION_SECONDS,
     DAY,

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
-from radledger import errors
-from radledger.models import ClaimStatus
-from radledger.preauth import policy_tuple
-from radledger.transactions import Transactor
+from radledger.chain import errors
+from radledger.chain.transactions import Transactor
+from radledger.registries.preauth.client import policy_tuple
+from radledger.registries.preauth.types import ClaimStatus
 from tests.conftest import named_key
 from tests.preauth_support import (
     AUTO_POLICY,

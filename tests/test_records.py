@@ -7,11 +7,12 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import time_travel
-from radledger.deploy import Deployment
-from radledger.models import Custodian, Record, RecordKind
-from radledger.records import RecordRegistryClient, new_site_salt, record_id
+from radledger.chain import errors
+from radledger.chain.connection import time_travel
+from radledger.deployment.specs import Deployment
+from radledger.registries.common import RecordKind
+from radledger.registries.records.client import RecordRegistryClient, new_site_salt, record_id
+from radledger.registries.records.types import Custodian, Record
 from tests.conftest import OTHER_SITE_URL, SITE_URL, Actors
 from tests.support import (
     SITE_SALT,
@@ -121,9 +122,7 @@ def test_a_custodian_cannot_be_registered_twice(registrar: RecordRegistryClient,
     assert exc.value.args == (actors.site.address,)
 
 
-def test_register_custodian_refuses_the_zero_address(
-    w3: Web3, registrar: RecordRegistryClient, actors: Actors
-) -> None:
+def test_register_custodian_refuses_the_zero_address(w3: Web3, registrar: RecordRegistryClient, actors: Actors) -> None:
     with nothing_sent(w3), pytest.raises(errors.ValidationError):
         registrar.register_custodian(ZERO_ADDRESS, NEW_URL)
     with pytest.raises(errors.ZeroAddress) as exc:
@@ -204,9 +203,7 @@ def test_registrar_deactivates_and_reactivates_a_custodian(
     assert records.amend(rid, content_hash("addendum"))["status"] == 1
 
 
-def test_set_custodian_active_of_an_unknown_account_reverts(
-    registrar: RecordRegistryClient, actors: Actors
-) -> None:
+def test_set_custodian_active_of_an_unknown_account_reverts(registrar: RecordRegistryClient, actors: Actors) -> None:
     with pytest.raises(errors.CustodianNotRegistered) as exc:
         registrar.set_custodian_active(actors.stranger.address, False)
     assert exc.value.args == (actors.stranger.address,)
@@ -323,9 +320,7 @@ def test_register_by_a_registered_but_inactive_custodian_reverts(
     assert exc.value.args == (actors.other_site.address,)
 
 
-def test_register_by_an_account_that_is_no_custodian_reverts(
-    registrar: RecordRegistryClient, actors: Actors
-) -> None:
+def test_register_by_an_account_that_is_no_custodian_reverts(registrar: RecordRegistryClient, actors: Actors) -> None:
     # Governance registers custodians but is not one itself.
     with pytest.raises(errors.CustodianNotRegistered) as exc:
         register_record(registrar, actors.patient_signer.address, "by governance")

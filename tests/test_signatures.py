@@ -12,14 +12,15 @@ import pytest
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from radledger import errors
-from radledger.chain import time_travel
-from radledger.consent import WILDCARD, ConsentRegistryClient, grant_message
-from radledger.deploy import Deployment, deploy_contract
-from radledger.eip712 import CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, Domain, SignedMessage, sign
-from radledger.models import FOREVER, AccessBasis, Purpose, Scope
-from radledger.records import RecordRegistryClient
-from radledger.signers import KeySigner
+from radledger.chain import errors
+from radledger.chain.connection import time_travel
+from radledger.chain.eip712 import CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, Domain, SignedMessage, sign
+from radledger.chain.signers import KeySigner
+from radledger.deployment.specs import Deployment, deploy_contract
+from radledger.registries.common import FOREVER, Purpose, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient, grant_message
+from radledger.registries.consent.types import AccessBasis
+from radledger.registries.records.client import RecordRegistryClient
 from tests.conftest import ARTIFACTS, Actors
 from tests.support import nothing_sent, register_record
 

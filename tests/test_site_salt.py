@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from radledger.errors import ValidationError
-from radledger.records import read_site_salt, record_id, write_site_salt
+from radledger.chain.errors import ValidationError
+from radledger.registries.records.client import read_site_salt, record_id, write_site_salt
 from tests.support import SITE_SALT
 
 

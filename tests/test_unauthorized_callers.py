@@ -12,14 +12,14 @@ import pytest
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from radledger import errors
-from radledger.consent import ConsentRegistryClient, grant_message
-from radledger.deploy import Deployment
-from radledger.eip712 import SignedMessage, sign
-from radledger.models import FOREVER, Purpose, Scope
-from radledger.records import RecordRegistryClient
-from radledger.signers import KeySigner
-from radledger.transactions import Transactor
+from radledger.chain import errors
+from radledger.chain.eip712 import SignedMessage, sign
+from radledger.chain.signers import KeySigner
+from radledger.chain.transactions import Transactor
+from radledger.deployment.specs import Deployment
+from radledger.registries.common import FOREVER, Purpose, Scope
+from radledger.registries.consent.client import ConsentRegistryClient, grant_message
+from radledger.registries.records.client import RecordRegistryClient
 from tests.conftest import Actors, named_key
 from tests.support import content_hash, register_record
 
@@ -103,9 +103,7 @@ def _cr(c: Ctx) -> Any:
 def _grant_msg(c: Ctx, signer: str) -> dict[str, Any]:
     version = c.consent.get_grant(c.patient, c.grantee, c.rid).version
     epoch = c.consent.signature_epoch(c.patient)
-    return grant_message(
-        c.patient, c.grantee, c.rid, 1, 1, 0, FOREVER, signer, version, epoch, c.deadline()
-    )
+    return grant_message(c.patient, c.grantee, c.rid, 1, 1, 0, FOREVER, signer, version, epoch, c.deadline())
 
 
 def _revoke_msg(c: Ctx) -> dict[str, Any]:

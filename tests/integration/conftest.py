@@ -21,9 +21,9 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from radledger.chain import connect
-from radledger.signers import KeySigner
-from radledger.transactions import Transactor
+from radledger.chain.connection import connect
+from radledger.chain.signers import KeySigner
+from radledger.chain.transactions import Transactor
 
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"

@@ -19,15 +19,15 @@ import pytest
 from web3 import Web3
 
 from radledger.audit import AuditIndex, AuditTarget, sync
-from radledger.audit.ranges import RangePlanner
-from radledger.chain import connect
+from radledger.chain.connection import connect
+from radledger.chain.events.ranges import RangePlanner
+from radledger.chain.signers import UnlockedAccount
+from radledger.chain.transactions import Transactor
 from radledger.cli import main
-from radledger.consent import WILDCARD
-from radledger.deploy import Deployment, deploy, deploy_core
-from radledger.manifest import manifest_path
-from radledger.models import Purpose, RecordKind, Scope
-from radledger.signers import UnlockedAccount
-from radledger.transactions import Transactor
+from radledger.deployment.manifest import manifest_path
+from radledger.deployment.specs import Deployment, deploy, deploy_core
+from radledger.registries.common import Purpose, RecordKind, Scope
+from radledger.registries.consent.client import WILDCARD
 from tests.integration.conftest import CHAIN_ID, AnvilNode, free_port
 
 MAX_BLOCKS = 8

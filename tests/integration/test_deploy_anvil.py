@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from radledger import errors
+from radledger.chain import errors
+from radledger.chain.errors import ConfigurationError
 from radledger.cli import main
-from radledger.deploy import deploy, plan_deployment
-from radledger.errors import ConfigurationError
-from radledger.manifest import load_manifest, manifest_path
-from radledger.networks import get_network
-from radledger.setup_config import parse_setup
-from radledger.verify_deployment import verify_deployment
+from radledger.deployment.manifest import load_manifest, manifest_path
+from radledger.deployment.networks import get_network
+from radledger.deployment.setup_file import parse_setup
+from radledger.deployment.specs import deploy, plan_deployment
+from radledger.deployment.verification import verify_deployment
 from tests.integration.conftest import CHAIN_ID, ROOT, AnvilNode, dev_key
 
 CONTRACT_NAMES = ("RecordRegistry", "ConsentRegistry", "CredentialRegistry", "PreauthRegistry")

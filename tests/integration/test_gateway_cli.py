@@ -19,14 +19,14 @@ import pydicom
 import pytest
 
 from radledger.cli import main
-from radledger.consent import ConsentRegistryClient
-from radledger.deploy import deploy
+from radledger.deployment.manifest import load_manifest, manifest_path
+from radledger.deployment.setup_file import parse_setup
+from radledger.deployment.specs import deploy
 from radledger.gateway.orthanc import LocalOrthanc, find_orthanc, free_port, missing_reason
 from radledger.gateway.orthanc import required as orthanc_required
 from radledger.gateway.synthetic import synthetic_study
-from radledger.manifest import load_manifest, manifest_path
-from radledger.models import Purpose, Scope
-from radledger.setup_config import parse_setup
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import ConsentRegistryClient
 from tests.integration.conftest import CHAIN_ID, AnvilNode, dev_key
 
 SITE, PATIENT, GRANTEE = dev_key(6), dev_key(7), dev_key(8)

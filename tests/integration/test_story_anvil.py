@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from radledger import errors
-from radledger.consent import WILDCARD
-from radledger.deploy import Clients, deploy
-from radledger.manifest import load_manifest, manifest_path
-from radledger.models import AccessBasis, Purpose, RecordKind, Scope
-from radledger.records import record_id
-from radledger.setup_config import parse_setup
-from radledger.signers import KeySigner
-from radledger.transactions import Transactor
+from radledger.chain import errors
+from radledger.chain.signers import KeySigner
+from radledger.chain.transactions import Transactor
+from radledger.deployment.manifest import load_manifest, manifest_path
+from radledger.deployment.setup_file import parse_setup
+from radledger.deployment.specs import Clients, deploy
+from radledger.registries.common import Purpose, RecordKind, Scope
+from radledger.registries.consent.client import WILDCARD
+from radledger.registries.consent.types import AccessBasis
+from radledger.registries.records.client import record_id
 from tests.integration.conftest import CHAIN_ID, AnvilNode, dev_key
 from tests.support import SITE_SALT, content_hash, synthetic_uid
 

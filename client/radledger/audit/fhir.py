@@ -27,8 +27,9 @@ from typing import Any
 
 from radledger.audit.index import AuditIndex, EventRow
 from radledger.audit.queries import CONSENT, WILDCARD, basis_name, hex0x, record_registration
-from radledger.errors import ValidationError
-from radledger.models import AccessBasis, Purpose, Scope
+from radledger.chain.errors import ValidationError
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.types import AccessBasis
 
 FHIR_VERSIONS = ("R5", "R4B")
 ACCOUNT_SYSTEM = "https://chainagnostic.org/CAIPs/caip-10"

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radledger.audit.decoding import EventDecoder, RawLog, to_json
-from radledger.audit.sources import BlockRef
-from radledger.errors import ConfigurationError, RadledgerError
+from radledger.chain.errors import ConfigurationError, RadledgerError
+from radledger.chain.events.decoding import EventDecoder, RawLog, to_json
+from radledger.chain.events.sources import BlockRef
 
 FORMAT_VERSION = "2"
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from radledger.audit.queries import PreauthCase
-from radledger.errors import ValidationError
-from radledger.models import PreauthStatus
+from radledger.chain.errors import ValidationError
+from radledger.registries.preauth.types import PreauthStatus
 
 PERIODS = ("year", "quarter", "month", "all")
 PRIORITIES = ("standard", "expedited")

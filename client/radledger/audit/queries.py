@@ -22,21 +22,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from radledger import validation
 from radledger.audit.index import AuditIndex, EventRow, NotInIndex
-from radledger.credentials import subject_address, subject_id
-from radledger.models import (
-    FOREVER,
-    AccessBasis,
-    ClaimStatus,
-    CredentialStatus,
-    PreauthRequest,
-    PreauthStatus,
-    Purpose,
-    RecordKind,
-    Scope,
-)
-from radledger.preauth import PreauthEvent, procedure_text, replay
+from radledger.chain import validation
+from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
+from radledger.registries.consent.types import AccessBasis
+from radledger.registries.credentials.client import subject_address, subject_id
+from radledger.registries.credentials.types import CredentialStatus
+from radledger.registries.preauth.client import PreauthEvent, procedure_text, replay
+from radledger.registries.preauth.types import ClaimStatus, PreauthRequest, PreauthStatus
 
 WILDCARD = bytes(32)
 MAX_DATETIME = 253402300799
@@ -829,7 +822,7 @@ class RawEvent(Found):
     def fields(self) -> dict[str, Any]:
         import json
 
-        from radledger.audit.decoding import to_json
+        from radledger.chain.events.decoding import to_json
 
         return {
             "contract": self.source.contract or "",

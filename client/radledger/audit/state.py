@@ -15,9 +15,12 @@ from eth_utils import to_checksum_address
 
 from radledger.audit.index import AuditIndex, EventRow
 from radledger.audit.queries import CONSENT, PREAUTH, RECORDS, credential_history
-from radledger.consent_events import ConsentState, rebuild_consent_state
-from radledger.models import AttestationState, PreauthClaim, PreauthRequest, Record, RecordKind
-from radledger.preauth import PreauthEvent, replay, replay_claims
+from radledger.registries.common import RecordKind
+from radledger.registries.consent.events import ConsentState, rebuild_consent_state
+from radledger.registries.credentials.types import AttestationState
+from radledger.registries.preauth.client import PreauthEvent, replay, replay_claims
+from radledger.registries.preauth.types import PreauthClaim, PreauthRequest
+from radledger.registries.records.types import Record
 
 
 def record_state(index: AuditIndex) -> dict[bytes, Record]:

@@ -26,11 +26,11 @@ from typing import Any
 from web3 import Web3
 
 from radledger.audit.index import AuditIndex
-from radledger.audit.ranges import RangePlanner, RangeRefused, RefusalKind
-from radledger.audit.sources import LogSource, source_for
 from radledger.audit.target import AuditTarget
-from radledger.chain import is_in_process
-from radledger.errors import ChainError, ConfigurationError
+from radledger.chain.connection import is_in_process
+from radledger.chain.errors import ChainError, ConfigurationError
+from radledger.chain.events.ranges import RangePlanner, RangeRefused, RefusalKind
+from radledger.chain.events.sources import LogSource, source_for
 
 DEV_CHAIN_IDS = frozenset({31337, 1337})
 """anvil, hardhat and ganache: blocks are final when mined."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radledger import validation
-from radledger.errors import ConfigurationError
+from radledger.chain import validation
+from radledger.chain.errors import ConfigurationError
 
 KNOWN_CONTRACTS = ("RecordRegistry", "ConsentRegistry", "CredentialRegistry", "PreauthRegistry")
 """The contracts whose events the audit queries read (others are indexed and decoded too)."""
@@ -49,7 +49,7 @@ class AuditTarget:
     def from_manifest(cls, manifest: Any) -> AuditTarget:
         """From a :class:`radledger.manifest.Manifest` (or a path to one): its addresses and creation blocks."""
         if isinstance(manifest, str | Path):
-            from radledger.manifest import load_manifest
+            from radledger.deployment.manifest import load_manifest
 
             manifest = load_manifest(manifest)
         starts = {

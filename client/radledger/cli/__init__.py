@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from radledger.chain.errors import RadledgerError
 from radledger.cli import (
     audit_cmds,
     compile_cmd,
@@ -22,7 +23,6 @@ from radledger.cli import (
     preauth_cmds,
     site_cmds,
 )
-from radledger.errors import RadledgerError
 
 COMMAND_MODULES = [
     compile_cmd,

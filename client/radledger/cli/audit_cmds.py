@@ -22,13 +22,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from radledger import validation
 from radledger.audit import exports, fhir, metrics, queries
 from radledger.audit.index import AuditIndex
-from radledger.audit.ranges import RangePlanner
 from radledger.audit.syncer import sync
 from radledger.audit.target import AuditTarget
-from radledger.chain import connect
+from radledger.chain import validation
+from radledger.chain.connection import connect
+from radledger.chain.errors import ConfigurationError, ValidationError
+from radledger.chain.events.ranges import RangePlanner
 from radledger.cli.options import (
     CONTRACT_OPTIONS,
     add_connection_options,
@@ -41,9 +42,8 @@ from radledger.cli.options import (
     rpc_url,
     set_handler,
 )
-from radledger.errors import ConfigurationError, ValidationError
-from radledger.manifest import manifest_path
-from radledger.networks import get_network
+from radledger.deployment.manifest import manifest_path
+from radledger.deployment.networks import get_network
 
 ENV_AUDIT_DB = "RADLEDGER_AUDIT_DB"
 DEFAULT_DB = "radledger-audit.sqlite"

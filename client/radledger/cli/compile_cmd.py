@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from radledger.artifacts import ARTIFACTS_DIR
-from radledger.compiler import stale_reasons, write_artifacts
-from radledger.errors import CompilerError
+from radledger.chain.artifacts import ARTIFACTS_DIR
+from radledger.chain.compiler import stale_reasons, write_artifacts
+from radledger.chain.errors import CompilerError
 
 
 def register(subparsers: Any) -> None:

@@ -30,7 +30,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from radledger import validation
+from radledger.chain import validation
+from radledger.chain.eip712 import Domain, SignedMessage, sign
+from radledger.chain.errors import ConfigurationError, ValidationError
 from radledger.cli import options
 from radledger.cli.options import (
     add_connection_options,
@@ -45,7 +47,7 @@ from radledger.cli.options import (
     set_handler,
     show_time,
 )
-from radledger.credentials import (
+from radledger.registries.credentials.client import (
     NO_MAXIMUM,
     CredentialRegistryClient,
     attest_message,
@@ -57,9 +59,7 @@ from radledger.credentials import (
     subject_id,
     uid_sequence,
 )
-from radledger.eip712 import Domain, SignedMessage, sign
-from radledger.errors import ConfigurationError, ValidationError
-from radledger.models import (
+from radledger.registries.credentials.types import (
     Attestation,
     AttestationRequest,
     Credential,

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from radledger.cli.options import add_parser, set_handler
-from radledger.demo import run_demo
+from radledger.demo.story import run_demo
 
 
 def register(subparsers: Any) -> None:

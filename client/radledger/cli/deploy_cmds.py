@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from radledger.chain.errors import ConfigurationError
+from radledger.chain.signers import Signer, UnlockedAccount
 from radledger.cli.options import (
     ENV_DEPLOYMENT,
     add_json_option,
@@ -28,13 +30,11 @@ from radledger.cli.options import (
     print_json,
     set_handler,
 )
-from radledger.deploy import DEFAULT_BREAK_GLASS_SECONDS, deploy, plan_deployment
-from radledger.errors import ConfigurationError
-from radledger.manifest import load_manifest, manifest_file, manifest_path
-from radledger.networks import Network, get_network, load_networks, redact
-from radledger.setup_config import load_setup
-from radledger.signers import Signer, UnlockedAccount
-from radledger.verify_deployment import verify_deployment
+from radledger.deployment.manifest import load_manifest, manifest_file, manifest_path
+from radledger.deployment.networks import Network, get_network, load_networks, redact
+from radledger.deployment.setup_file import load_setup
+from radledger.deployment.specs import DEFAULT_BREAK_GLASS_SECONDS, deploy, plan_deployment
+from radledger.deployment.verification import verify_deployment
 
 EXIT_MISMATCH = 3
 """`verify-deployment` exit status when a check fails."""

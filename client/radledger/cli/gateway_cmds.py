@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from radledger import validation
+from radledger.chain import validation
+from radledger.chain.errors import ConfigurationError, ValidationError
 from radledger.cli.options import (
     add_connection_options,
     add_json_option,
@@ -32,8 +33,7 @@ from radledger.cli.options import (
     set_handler,
     show_time,
 )
-from radledger.errors import ConfigurationError, ValidationError
-from radledger.models import Purpose
+from radledger.registries.common import Purpose
 
 EXIT_INCONSISTENT = 3
 """`gateway reconcile` exit status when the log and the chain disagree."""

@@ -30,18 +30,18 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.types import TxReceipt
 
-from radledger import validation
-from radledger.chain import connect
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.credentials import CredentialRegistryClient
-from radledger.eip712 import Domain, SignedMessage
-from radledger.errors import ConfigurationError, SignerError, ValidationError
-from radledger.manifest import Manifest, load_deployment_manifest, manifest_file
-from radledger.models import FOREVER, Purpose, RecordKind, Scope
-from radledger.preauth import PreauthRegistryClient
-from radledger.records import RecordRegistryClient, read_site_salt, record_id
-from radledger.signers import KeySigner
-from radledger.transactions import Transactor, node_errors
+from radledger.chain import validation
+from radledger.chain.connection import connect
+from radledger.chain.eip712 import Domain, SignedMessage
+from radledger.chain.errors import ConfigurationError, SignerError, ValidationError
+from radledger.chain.signers import KeySigner
+from radledger.chain.transactions import Transactor, node_errors
+from radledger.deployment.manifest import Manifest, load_deployment_manifest, manifest_file
+from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
+from radledger.registries.credentials.client import CredentialRegistryClient
+from radledger.registries.preauth.client import PreauthRegistryClient
+from radledger.registries.records.client import RecordRegistryClient, read_site_salt, record_id
 
 ENV_RPC_URL = "RADLEDGER_RPC_URL"
 ENV_RECORDS = "RADLEDGER_RECORDS"
@@ -536,12 +536,12 @@ def _parse_names(text: str, names: dict[str, Any], what: str) -> int:
 
 def parse_scopes(text: str) -> Scope:
     """`images,reports` → Scope; names: images, reports, safety-profile, all."""
-    return validation.scopes(_parse_names(text, _SCOPE_NAMES, "scopes"))
+    return Scope.checked(_parse_names(text, _SCOPE_NAMES, "scopes"))
 
 
 def parse_purposes(text: str, single: bool = False) -> Purpose:
     """`TREAT,HRESCH` → Purpose; HL7 PurposeOfUse names, or all."""
-    return validation.purposes(_parse_names(text, _PURPOSE_NAMES, "purposes"), single=single)
+    return Purpose.checked(_parse_names(text, _PURPOSE_NAMES, "purposes"), single=single)
 
 
 _KIND_NAMES = {

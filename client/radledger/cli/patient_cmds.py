@@ -20,7 +20,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from radledger import validation
+from radledger.chain import validation
+from radledger.chain.eip712 import Domain, SignedMessage, sign
+from radledger.chain.errors import ValidationError
 from radledger.cli import options
 from radledger.cli.options import (
     add_connection_options,
@@ -35,10 +37,13 @@ from radledger.cli.options import (
     show_time,
     show_window,
 )
-from radledger.consent import ConsentRegistryClient, grant_message, guardian_message, revoke_message
-from radledger.eip712 import Domain, SignedMessage, sign
-from radledger.errors import ValidationError
-from radledger.models import Purpose, Scope
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import (
+    ConsentRegistryClient,
+    grant_message,
+    guardian_message,
+    revoke_message,
+)
 
 
 def register(subparsers: Any) -> None:

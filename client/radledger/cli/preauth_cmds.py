@@ -42,7 +42,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from radledger import validation
+from radledger.chain import validation
+from radledger.chain.eip712 import Domain
+from radledger.chain.errors import ValidationError
+from radledger.chain.signers import KeySigner
 from radledger.cli import options
 from radledger.cli.options import (
     add_connection_options,
@@ -60,11 +63,7 @@ from radledger.cli.options import (
     show_time,
     wall_clock,
 )
-from radledger.commitments import ClinicalOpening, MemberOpening, Opening, claim_id, evidence_file_hash, new_salt
-from radledger.eip712 import Domain
-from radledger.errors import ValidationError
-from radledger.models import ClaimStatus, Policy, PreauthClaim, PreauthRequest
-from radledger.preauth import (
+from radledger.registries.preauth.client import (
     DEFAULT_SIGNATURE_VALIDITY,
     PreauthRegistryClient,
     draft_json,
@@ -74,8 +73,16 @@ from radledger.preauth import (
     procedure_text,
     sign_order,
 )
-from radledger.records import read_site_salt
-from radledger.signers import KeySigner
+from radledger.registries.preauth.commitments import (
+    ClinicalOpening,
+    MemberOpening,
+    Opening,
+    claim_id,
+    evidence_file_hash,
+    new_salt,
+)
+from radledger.registries.preauth.types import ClaimStatus, Policy, PreauthClaim, PreauthRequest
+from radledger.registries.records.client import read_site_salt
 
 GROUPS = {
     "payer": "payers registered by governance",
@@ -550,7 +557,7 @@ def preauth_status(args: argparse.Namespace) -> int:
 
 
 def preauth_wait(args: argparse.Namespace) -> int:
-    from radledger.preauth import DecisionTimeout
+    from radledger.registries.preauth.client import DecisionTimeout
 
     client = _client(args)
     try:

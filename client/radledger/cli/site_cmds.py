@@ -20,7 +20,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from radledger import validation
+from radledger.chain import validation
+from radledger.chain.eip712 import SignedMessage
+from radledger.chain.errors import ValidationError
 from radledger.cli import options
 from radledger.cli.options import (
     add_connection_options,
@@ -38,11 +40,10 @@ from radledger.cli.options import (
     show_time,
     show_window,
 )
-from radledger.consent import WILDCARD
-from radledger.eip712 import SignedMessage
-from radledger.errors import ValidationError
-from radledger.models import AccessBasis, Purpose, Scope
-from radledger.records import read_site_salt, record_id, write_site_salt
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import WILDCARD
+from radledger.registries.consent.types import AccessBasis
+from radledger.registries.records.client import read_site_salt, record_id, write_site_salt
 
 EXIT_NO_ACCESS = 3
 """`consent check` (and `role check`) exit status for "no" (0 for "yes")."""

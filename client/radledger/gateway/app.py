@@ -38,8 +38,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from radledger import validation
-from radledger.errors import ChainError, RadledgerError, ValidationError
+from radledger.chain import validation
+from radledger.chain.errors import ChainError, RadledgerError, ValidationError
 from radledger.gateway.consent_check import ConsentChecker, Decision
 from radledger.gateway.context import GatewayContext
 from radledger.gateway.errors import (
@@ -54,7 +54,8 @@ from radledger.gateway.relay import RelayResponse
 from radledger.gateway.store import AccessEntry, StudyEntry
 from radledger.gateway.tokens import MAX_LIFETIME, TOKEN_TYPE, WELL_KNOWN, TokenVerifier, VerifiedToken
 from radledger.gateway.upstream import DICOM_JSON, Upstream
-from radledger.models import AccessBasis, Purpose, Scope
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.types import AccessBasis
 
 log = logging.getLogger("radledger.gateway")
 

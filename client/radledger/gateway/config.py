@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from radledger import validation
-from radledger.errors import ConfigurationError, ValidationError
+from radledger.chain import validation
+from radledger.chain.errors import ConfigurationError, ValidationError
+from radledger.chain.signers import KeySigner
 from radledger.gateway.upstream import UpstreamSettings
-from radledger.records import read_site_salt
-from radledger.signers import KeySigner
+from radledger.registries.records.client import read_site_salt
 
 DEFAULT_KEY_ENV = "RADLEDGER_PRIVATE_KEY"
 DEFAULT_KEYSTORE_PASSWORD_ENV = "RADLEDGER_KEYSTORE_PASSWORD"

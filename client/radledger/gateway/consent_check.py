@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from radledger.consent import WILDCARD, ConsentRegistryClient
-from radledger.models import AccessBasis, Grant, Purpose, Scope
+from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
+from radledger.registries.consent.types import AccessBasis, Grant
 
 NO_CONSENT = "no-consent"
 CONSENT_EXPIRED = "consent-expired"

@@ -11,21 +11,21 @@ from dataclasses import dataclass, field
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from radledger.chain import connect
-from radledger.consent import ConsentRegistryClient
-from radledger.deploy import Deployment
-from radledger.eip712 import Domain
-from radledger.errors import ConfigurationError
+from radledger.chain.connection import connect
+from radledger.chain.eip712 import Domain
+from radledger.chain.errors import ConfigurationError
+from radledger.chain.signers import Signer
+from radledger.chain.transactions import Transactor
+from radledger.deployment.manifest import load_deployment_manifest
+from radledger.deployment.specs import Deployment
 from radledger.gateway.config import GatewaySettings
 from radledger.gateway.consent_check import ConsentChecker
 from radledger.gateway.ingest import Ingestor
 from radledger.gateway.store import GatewayStore
 from radledger.gateway.tokens import NonceStore, TokenVerifier
 from radledger.gateway.upstream import Upstream
-from radledger.manifest import load_deployment_manifest
-from radledger.records import RecordRegistryClient
-from radledger.signers import Signer
-from radledger.transactions import Transactor
+from radledger.registries.consent.client import ConsentRegistryClient
+from radledger.registries.records.client import RecordRegistryClient
 
 
 @dataclass

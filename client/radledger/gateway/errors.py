@@ -6,7 +6,7 @@ carry the short `reason` code the gateway returns in its 401 answer.
 
 from __future__ import annotations
 
-from radledger.errors import RadledgerError
+from radledger.chain.errors import RadledgerError
 
 
 class GatewayError(RadledgerError):

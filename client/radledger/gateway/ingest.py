@@ -28,14 +28,15 @@ import anyio
 import anyio.to_thread
 from eth_typing import ChecksumAddress
 
-from radledger import errors, validation
-from radledger.content_hash import content_hash_of_digests
-from radledger.errors import ChainError, RadledgerError, ValidationError
+from radledger.chain import errors, validation
+from radledger.chain.errors import ChainError, RadledgerError, ValidationError
 from radledger.gateway.errors import RecordMismatch, StudyChanged, UnmappedPatient, UpstreamError
 from radledger.gateway.store import GatewayStore, InstanceDigest, StudyEntry
 from radledger.gateway.upstream import Upstream
-from radledger.models import Record, RecordKind
-from radledger.records import RecordRegistryClient, record_id
+from radledger.registries.common import RecordKind
+from radledger.registries.records.client import RecordRegistryClient, record_id
+from radledger.registries.records.content_hash import content_hash_of_digests
+from radledger.registries.records.types import Record
 
 T = TypeVar("T")
 

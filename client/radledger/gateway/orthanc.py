@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from radledger.errors import ConfigurationError
+from radledger.chain.errors import ConfigurationError
 
 ORTHANC_ENV = "RADLEDGER_ORTHANC"
 """Path of the Orthanc binary, when it is not `Orthanc` on PATH."""

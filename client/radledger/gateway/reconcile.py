@@ -26,17 +26,17 @@ from eth_typing import ChecksumAddress
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
-from radledger import validation
-from radledger.artifacts import load_artifact
-from radledger.audit.decoding import RawLog
-from radledger.audit.ranges import RangeRefused
-from radledger.audit.sources import read_batches, source_for
 from radledger.audit.syncer import IN_PROCESS_CHUNK
-from radledger.consent import ConsentRegistryClient
-from radledger.consent_events import decode_consent_logs
-from radledger.errors import RadledgerError
+from radledger.chain import validation
+from radledger.chain.artifacts import load_artifact
+from radledger.chain.errors import RadledgerError
+from radledger.chain.events.decoding import RawLog
+from radledger.chain.events.ranges import RangeRefused
+from radledger.chain.events.sources import read_batches, source_for
 from radledger.gateway.store import AccessEntry, GatewayStore
-from radledger.models import Scope
+from radledger.registries.common import Scope
+from radledger.registries.consent.client import ConsentRegistryClient
+from radledger.registries.consent.events import decode_consent_logs
 
 
 @dataclass(frozen=True)

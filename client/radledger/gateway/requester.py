@@ -24,17 +24,17 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.errors import InvalidDicomError
 
-from radledger import validation
-from radledger.content_hash import content_hash
-from radledger.eip712 import Domain
-from radledger.errors import ValidationError
+from radledger.chain import validation
+from radledger.chain.eip712 import Domain
+from radledger.chain.errors import ValidationError
+from radledger.chain.signers import Signer
 from radledger.gateway.errors import AccessRefused, IncompleteRetrieval, UpstreamError
 from radledger.gateway.multipart import boundary_of, iter_parts
 from radledger.gateway.tokens import DEFAULT_LIFETIME, WELL_KNOWN, mint_token, normalize_audience
 from radledger.gateway.upstream import DICOM_AS_STORED
-from radledger.models import Purpose
-from radledger.records import RecordRegistryClient
-from radledger.signers import Signer
+from radledger.registries.common import Purpose
+from radledger.registries.records.client import RecordRegistryClient
+from radledger.registries.records.content_hash import content_hash
 
 SOP_INSTANCE_UID = "00080018"
 
@@ -98,7 +98,7 @@ class GatewayRequester:
             raise ValidationError("a gateway token needs a key held here (a key signer)")
         self.url = normalize_audience(url)
         self.signer = signer
-        self.purpose = validation.purposes(int(purpose), single=True)
+        self.purpose = Purpose.checked(int(purpose), single=True)
         self.lifetime = lifetime
         self.timeout = timeout
         self.expected_domain = expected_domain

@@ -24,10 +24,11 @@ from pathlib import Path
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
 
-from radledger import validation
+from radledger.chain import validation
 from radledger.gateway.errors import SaltMismatch
 from radledger.gateway.sqlite import Database
-from radledger.models import AccessBasis, Purpose
+from radledger.registries.common import Purpose
+from radledger.registries.consent.types import AccessBasis
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (

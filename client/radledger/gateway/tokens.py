@@ -34,9 +34,10 @@ from eth_typing import ChecksumAddress
 from eth_utils import keccak
 from web3 import Web3
 
-from radledger import validation
-from radledger.eip712 import GATEWAY_DOMAIN_NAME, Domain, SignedMessage, sign, typed_data
-from radledger.errors import ValidationError
+from radledger.chain import validation
+from radledger.chain.eip712 import GATEWAY_DOMAIN_NAME, Domain, SignedMessage, sign, typed_data
+from radledger.chain.errors import ValidationError
+from radledger.chain.signers import Signer
 from radledger.gateway.errors import (
     TokenAudienceMismatch,
     TokenBadSignature,
@@ -48,8 +49,7 @@ from radledger.gateway.errors import (
     TokenWrongDomain,
 )
 from radledger.gateway.sqlite import Database
-from radledger.models import Purpose
-from radledger.signers import Signer
+from radledger.registries.common import Purpose
 
 TOKEN_TYPE = "GatewayToken"
 WELL_KNOWN = "/.well-known/radledger-gateway"
@@ -92,7 +92,7 @@ def token_message(grantee: str, audience: str, purpose: int, expiry: int, nonce:
     return {
         "grantee": validation.nonzero_address(grantee, "grantee"),
         "audience": normalize_audience(audience),
-        "purpose": int(validation.purposes(purpose, single=True)),
+        "purpose": int(Purpose.checked(purpose, single=True)),
         "expiry": int(expiry),
         "nonce": validation.bytes32(nonce, "nonce"),
     }
@@ -203,7 +203,7 @@ class TokenVerifier:
         m = signed.message
         try:
             grantee = validation.nonzero_address(m["grantee"], "grantee")
-            purpose = validation.purposes(int(m["purpose"]), single=True)
+            purpose = Purpose.checked(int(m["purpose"]), single=True)
             expiry = int(m["expiry"])
             audience = str(m["audience"])
             nonce = validation.bytes32(m["nonce"], "nonce")

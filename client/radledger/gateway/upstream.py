@@ -21,11 +21,11 @@ import httpx
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from radledger.content_hash import instance_digest
 from radledger.gateway.errors import StudyNotFound, UpstreamError
 from radledger.gateway.multipart import MultipartParser, PartCollector, boundary_of
 from radledger.gateway.relay import RelayResponse, relay_get
 from radledger.gateway.store import InstanceDigest
+from radledger.registries.records.content_hash import instance_digest
 
 DICOM_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 """Accept header for instances exactly as the PACS stores them (no transcoding)."""
