@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, settings
 from web3 import Web3
 
 from radledger.chain import errors
-from radledger.chain.artifacts import ARTIFACTS_DIR, ARTIFACTS_ENV, artifact_names, load_artifact
+from radledger.chain.artifact_dir import ARTIFACTS_DIR, ARTIFACTS_ENV
+from radledger.chain.artifacts import artifact_names, load_artifact
 from radledger.chain.connection import DEFAULT_START_TIMESTAMP, in_process_chain, tester_private_keys
 from radledger.chain.signers import KeySigner, UnlockedAccount
 from radledger.chain.transactions import Transactor

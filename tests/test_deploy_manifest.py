@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from radledger.chain.artifacts import default_dir, load_artifact
+from radledger.chain.artifact_dir import default_dir
+from radledger.chain.artifacts import load_artifact
 from radledger.chain.connection import in_process_chain
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.signers import UnlockedAccount

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from radledger.chain.artifact_dir import default_dir
 from radledger.chain.errors import ArtifactNotFound
-
-ARTIFACTS_DIR = Path(__file__).parent.parent / "artifacts"
-ARTIFACTS_ENV = "RADLEDGER_ARTIFACTS_DIR"
-"""Environment variable naming another artifacts folder (contributors' fresh compiles; tests)."""
-
-
-def default_dir() -> Path:
-    """The folder artifacts load from: $RADLEDGER_ARTIFACTS_DIR, else the package's own."""
-    override = os.environ.get(ARTIFACTS_ENV)
-    return Path(override) if override else ARTIFACTS_DIR
 
 
 @dataclass(frozen=True)

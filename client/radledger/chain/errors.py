@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
+
+from radledger.chain.artifact_dir import ARTIFACTS_DIR, default_dir
 
 
 class RadledgerError(Exception):
@@ -125,9 +126,7 @@ def _ensure_loaded() -> None:
     _LOADED.append(True)
     _register("Error", [{"name": "message", "type": "string"}])
     _register("Panic", [{"name": "code", "type": "uint256"}])
-    from radledger.chain.artifacts import default_dir
-
-    directories = {Path(__file__).parent / "artifacts", default_dir()}
+    directories = {ARTIFACTS_DIR, default_dir()}
     for path in sorted(p for d in directories for p in d.glob("*.json")):
         if path.name == "standard-input.json":
             continue

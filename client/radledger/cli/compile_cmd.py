@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from radledger.chain.artifacts import ARTIFACTS_DIR
+from radledger.chain.artifact_dir import ARTIFACTS_DIR
 from radledger.chain.compiler import stale_reasons, write_artifacts
 from radledger.chain.errors import CompilerError
 
