@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from radledger.audit.queries import PreauthCase
+from radledger.audit.queries.preauth import PreauthCase
 from radledger.chain.errors import ValidationError
 from radledger.registries.preauth.types import PreauthStatus
 
