@@ -209,6 +209,7 @@ def write_metrics_csv(rows: Sequence[PayerMetrics], out: TextIO) -> int:
 
 def plot_metrics(rows: Sequence[PayerMetrics], path: Path, title: str = "Prior authorization, per payer") -> Path:
     """A PNG: decision shares (stacked) and mean/median decision hours, one bar group per payer, period and priority."""
+    # matplotlib is optional (the [audit] extra): imported only when a plot is asked for
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
