@@ -6,7 +6,8 @@ whatever network brownie is connected to, and needs nothing but the radledger pa
 
 from __future__ import annotations
 
-from radledger.demo.story import DemoResult, run_demo
+from radledger.demo.result import DemoResult
+from radledger.demo.story import run_demo
 
 
 def main() -> DemoResult:

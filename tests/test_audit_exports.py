@@ -13,7 +13,6 @@ import pytest
 from web3 import Web3
 
 from radledger.audit import AuditIndex
-from radledger.audit import queries as q
 from radledger.audit.exports import PROVENANCE, export, rows_of
 from radledger.audit.fhir import (
     ACCOUNT_SYSTEM,
@@ -25,6 +24,10 @@ from radledger.audit.fhir import (
     parse_resource,
     write_bundle,
 )
+from radledger.audit.queries.accesses import access_trail, break_glass_events
+from radledger.audit.queries.base import hex0x
+from radledger.audit.queries.consent import consent_history, who_could_access
+from radledger.audit.queries.raw import all_events
 from tests.preauth_support import world_base_fixture  # noqa: F401
 from tests.support import synthetic_uid
 from tests.test_audit_queries import Story, story_fixture, story_index_fixture  # noqa: F401
@@ -40,11 +43,11 @@ def assert_provenance_matches_chain(w3: Web3, row: dict[str, Any]) -> None:
 
 def every_query(index: AuditIndex, story: Story) -> dict[str, list[Any]]:
     return {
-        "consent-history": q.consent_history(index, story.patient),
-        "who-could-access": q.who_could_access(index, story.rid, story.glass_at).rights,
-        "trail": q.access_trail(index, story.rid),
-        "break-glass": q.break_glass_events(index),
-        "events": q.all_events(index),
+        "consent-history": consent_history(index, story.patient),
+        "who-could-access": who_could_access(index, story.rid, story.glass_at).rights,
+        "trail": access_trail(index, story.rid),
+        "break-glass": break_glass_events(index),
+        "events": all_events(index),
     }
 
 
@@ -61,7 +64,7 @@ def test_csv_rows_start_with_checkable_provenance(w3: Web3, story: Story, story_
 
 
 def test_json_lines_rows_carry_the_same_provenance(w3: Web3, story: Story, story_index: AuditIndex) -> None:
-    trail = q.access_trail(story_index, story.rid)
+    trail = access_trail(story_index, story.rid)
     lines = export(trail, "jsonl").splitlines()
     assert len(lines) == 2
     for line, entry in zip(lines, trail, strict=True):
@@ -83,7 +86,7 @@ def test_a_row_without_provenance_is_refused() -> None:
 
 def test_export_writes_files(story: Story, story_index: AuditIndex, tmp_path: Path) -> None:
     target = tmp_path / "out" / "history.jsonl"
-    export(q.consent_history(story_index, story.patient), "jsonl", target)
+    export(consent_history(story_index, story.patient), "jsonl", target)
     assert len(target.read_text().splitlines()) == 9
 
 
@@ -118,7 +121,7 @@ def test_fhir_consents_validate_and_follow_the_grants(story: Story, story_index:
     record_provision = revoked["provision"][0] if version == "R5" else revoked["provision"]
     assert record_provision["data"][0]["reference"]["identifier"] == {
         "system": RECORD_SYSTEM,
-        "value": q.hex0x(story.rid),
+        "value": hex0x(story.rid),
     }
     now = story.wildcard_from
     active = consent_resources(story_index, story.patient, version, now=now)

@@ -15,7 +15,7 @@ from web3 import Web3
 
 from radledger.audit import AuditIndex, audit_summary
 from radledger.audit.metrics import PayerMetrics, metrics_table, payer_metrics, plot_metrics, write_metrics_csv
-from radledger.audit.queries import payer_requests
+from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.state import credential_state, preauth_state
 from radledger.deployment.specs import Deployment
 from radledger.registries.preauth.types import ClaimStatus

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from radledger.audit import AuditIndex, AuditTarget, sync
-from radledger.audit.queries import who_could_access
+from radledger.audit.queries.consent import who_could_access
 from radledger.audit.state import consent_state, record_state
 from radledger.chain.connection import time_travel
 from radledger.chain.errors import RadledgerError

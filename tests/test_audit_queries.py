@@ -11,15 +11,10 @@ import pytest
 from web3 import Web3
 
 from radledger.audit import AuditIndex, AuditTarget, NotInIndex, sync
-from radledger.audit.queries import (
-    access_trail,
-    break_glass_events,
-    consent_history,
-    credential_history,
-    credential_standing,
-    payer_requests,
-    who_could_access,
-)
+from radledger.audit.queries.accesses import access_trail, break_glass_events
+from radledger.audit.queries.consent import consent_history, who_could_access
+from radledger.audit.queries.credentials import credential_history, credential_standing
+from radledger.audit.queries.preauth import payer_requests
 from radledger.chain.connection import time_travel
 from radledger.deployment.specs import Deployment
 from radledger.registries.common import Purpose, Scope

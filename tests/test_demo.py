@@ -14,8 +14,10 @@ from radledger.chain.contract import ContractClient
 from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
 from radledger.cli import main
-from radledger.demo.data import MRI_BRAIN, PAYER_ID
-from radledger.demo.story import CLAIM_AMOUNT_CENTS, MODIFIED_UNITS, PENDED_UNITS, DemoResult, run_demo
+from radledger.demo.acts.preauth import MODIFIED_UNITS, PENDED_UNITS
+from radledger.demo.data import CLAIM_AMOUNT_CENTS, MRI_BRAIN, PAYER_ID
+from radledger.demo.result import DemoResult
+from radledger.demo.story import run_demo
 from radledger.registries.common import Purpose, RecordKind, Scope
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis

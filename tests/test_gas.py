@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from eth.estimators.gas import binary_gas_search_exact
 
+import radledger.gas as gas
 from radledger.chain.connection import in_process_chain
 from radledger.cli import main
-from radledger.gas import snapshot as gas
 from tests.conftest import ROOT
 
 COMMITTED = ROOT / "snapshots" / "gas.json"

@@ -21,7 +21,8 @@ import pytest
 from eth_utils import keccak
 
 from radledger.demo.data import PAYER_ID
-from radledger.demo.story import DemoResult, run_demo
+from radledger.demo.result import DemoResult
+from radledger.demo.story import run_demo
 from tests.phi_scan import Haystack, chain_haystacks, combined_forms, encodings, leaks
 
 

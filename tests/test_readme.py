@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
+import radledger.gas as gas
 from radledger.cli import build_parser
-from radledger.gas import snapshot as gas
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

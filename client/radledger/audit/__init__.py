@@ -10,15 +10,10 @@ FHIR exports and payer prior-authorization metrics. See docs/auditing.md.
 from __future__ import annotations
 
 from radledger.audit.index import AuditIndex, EventRow, NotInIndex
-from radledger.audit.queries import (
-    access_trail,
-    break_glass_events,
-    consent_history,
-    credential_history,
-    credential_standing,
-    payer_requests,
-    who_could_access,
-)
+from radledger.audit.queries.accesses import access_trail, break_glass_events
+from radledger.audit.queries.consent import consent_history, who_could_access
+from radledger.audit.queries.credentials import credential_history, credential_standing
+from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.summary import audit_summary
 from radledger.audit.syncer import SyncReport, sync, sync_target
 from radledger.audit.target import AuditTarget

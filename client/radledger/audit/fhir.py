@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from radledger.audit.index import AuditIndex, EventRow
-from radledger.audit.queries import CONSENT, WILDCARD, basis_name, hex0x, record_registration
+from radledger.audit.queries.base import CONSENT, basis_name, hex0x
+from radledger.audit.queries.consent import record_registration
 from radledger.chain.errors import ValidationError
 from radledger.registries.common import Purpose, Scope
+from radledger.registries.consent.client import WILDCARD
 from radledger.registries.consent.types import AccessBasis
 
 FHIR_VERSIONS = ("R5", "R4B")

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from radledger.audit.queries import PreauthCase
+from radledger.audit.queries.preauth import PreauthCase
 from radledger.chain.errors import ValidationError
 from radledger.registries.preauth.types import PreauthStatus
 
@@ -209,6 +209,7 @@ def write_metrics_csv(rows: Sequence[PayerMetrics], out: TextIO) -> int:
 
 def plot_metrics(rows: Sequence[PayerMetrics], path: Path, title: str = "Prior authorization, per payer") -> Path:
     """A PNG: decision shares (stacked) and mean/median decision hours, one bar group per payer, period and priority."""
+    # matplotlib is optional (the [audit] extra): imported only when a plot is asked for
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

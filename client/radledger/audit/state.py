@@ -14,7 +14,8 @@ from collections import defaultdict
 from eth_utils import to_checksum_address
 
 from radledger.audit.index import AuditIndex, EventRow
-from radledger.audit.queries import CONSENT, PREAUTH, RECORDS, credential_history
+from radledger.audit.queries.base import CONSENT, PREAUTH, RECORDS
+from radledger.audit.queries.credentials import credential_history
 from radledger.registries.common import RecordKind
 from radledger.registries.consent.events import ConsentState, rebuild_consent_state
 from radledger.registries.credentials.types import AttestationState

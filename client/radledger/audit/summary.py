@@ -11,14 +11,11 @@ from web3 import Web3
 from radledger.audit.exports import render_table
 from radledger.audit.index import AuditIndex
 from radledger.audit.metrics import metrics_table, payer_metrics
-from radledger.audit.queries import (
-    access_trail,
-    basis_name,
-    break_glass_events,
-    credential_history,
-    payer_requests,
-    who_could_access,
-)
+from radledger.audit.queries.accesses import access_trail, break_glass_events
+from radledger.audit.queries.base import basis_name
+from radledger.audit.queries.consent import who_could_access
+from radledger.audit.queries.credentials import credential_history
+from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.syncer import sync
 from radledger.audit.target import AuditTarget
 

@@ -22,8 +22,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from radledger.audit import exports, fhir, metrics, queries
+from radledger.audit import exports, fhir, metrics
 from radledger.audit.index import AuditIndex
+from radledger.audit.queries.accesses import access_trail, break_glass_events
+from radledger.audit.queries.base import CONSENT, show_time
+from radledger.audit.queries.consent import ConsentChange, consent_history, who_could_access
+from radledger.audit.queries.credentials import credential_history, credential_standing
+from radledger.audit.queries.preauth import payer_requests
+from radledger.audit.queries.raw import all_events
 from radledger.audit.syncer import sync
 from radledger.audit.target import AuditTarget
 from radledger.chain import validation
@@ -255,7 +261,7 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_consent_history(args: argparse.Namespace) -> int:
     with _open_index(args) as index:
-        found = queries.consent_history(
+        found = consent_history(
             index, args.patient, _time(index, args.since, "--since"), _time(index, args.until, "--until")
         )
         return _emit(found, args, ["time", "action", "description", "tx_hash"])
@@ -263,14 +269,14 @@ def run_consent_history(args: argparse.Namespace) -> int:
 
 def run_who_could_access(args: argparse.Namespace) -> int:
     with _open_index(args) as index:
-        report = queries.who_could_access(index, record_from_args(args), _time(index, args.at, "--at"))
+        report = who_could_access(index, record_from_args(args), _time(index, args.at, "--at"))
         if args.format == "table" and not args.output:
             print(
                 f"record 0x{report.record_id.hex()} of patient {report.patient}, custodian {report.custodian}, "
-                f"at {queries.show_time(report.at)}:"
+                f"at {show_time(report.at)}:"
             )
             for guardian in report.guardians:
-                until = queries.show_time(guardian.valid_until)
+                until = show_time(guardian.valid_until)
                 print(f"  guardian {guardian.guardian} could act for the patient until {until}")
         return _emit(
             report.rights,
@@ -291,7 +297,7 @@ def run_who_could_access(args: argparse.Namespace) -> int:
 
 def run_trail(args: argparse.Namespace) -> int:
     with _open_index(args) as index:
-        found = queries.access_trail(
+        found = access_trail(
             index, record_from_args(args), _time(index, args.since, "--since"), _time(index, args.until, "--until")
         )
         return _emit(found, args, ["time", "grantee", "scopes", "purpose", "basis", "recorder", "tx_hash"])
@@ -299,7 +305,7 @@ def run_trail(args: argparse.Namespace) -> int:
 
 def run_break_glass(args: argparse.Namespace) -> int:
     with _open_index(args) as index:
-        found = queries.break_glass_events(
+        found = break_glass_events(
             index, _time(index, args.since, "--since"), _time(index, args.until, "--until"), args.patient
         )
         return _emit(
@@ -312,11 +318,11 @@ def run_break_glass(args: argparse.Namespace) -> int:
 def run_credentials(args: argparse.Namespace) -> int:
     with _open_index(args) as index:
         if args.at:
-            standing = queries.credential_standing(index, args.subject, _time(index, args.at, "--at"))
+            standing = credential_standing(index, args.subject, _time(index, args.at, "--at"))
             return _emit(
                 standing, args, ["schema_id", "schema", "at", "status", "uid", "valid_from", "valid_until", "issuer"]
             )
-        found = queries.credential_history(index, args.subject)
+        found = credential_history(index, args.subject)
         return _emit(
             found, args, ["time", "schema", "uid", "issuer", "valid_from", "valid_until", "revoked_at", "superseded_by"]
         )
@@ -324,7 +330,7 @@ def run_credentials(args: argparse.Namespace) -> int:
 
 def run_payer_requests(args: argparse.Namespace) -> int:
     with _open_index(args) as index:
-        found = queries.payer_requests(
+        found = payer_requests(
             index, args.payer, _time(index, args.since, "--since"), _time(index, args.until, "--until")
         )
         return _emit(
@@ -336,7 +342,7 @@ def run_payer_requests(args: argparse.Namespace) -> int:
 
 def run_metrics(args: argparse.Namespace) -> int:
     with _open_index(args) as index:
-        cases = queries.payer_requests(
+        cases = payer_requests(
             index, args.payer, _time(index, args.since, "--since"), _time(index, args.until, "--until")
         )
         rows = metrics.payer_metrics(cases, args.period)
@@ -360,7 +366,7 @@ def run_export(args: argparse.Namespace) -> int:
             return _export_fhir(index, args, patient, since, until)
         items: list[Any]
         if args.what == "events":
-            items = queries.all_events(index, since, until)
+            items = all_events(index, since, until)
         elif args.what == "consents":
             items = [
                 c
@@ -369,13 +375,13 @@ def run_export(args: argparse.Namespace) -> int:
                 in ("granted", "revoked", "guardian-appointed", "guardian-removed", "signatures-invalidated")
             ]
         elif args.what == "accesses":
-            items = queries.access_trail(index, since=since, until=until, patient=patient)
+            items = access_trail(index, since=since, until=until, patient=patient)
         elif args.what == "break-glass":
-            items = queries.break_glass_events(index, since, until, patient)
+            items = break_glass_events(index, since, until, patient)
         elif args.what == "credentials":
-            items = queries.credential_history(index)
+            items = credential_history(index)
         else:
-            items = queries.payer_requests(index, None, since, until)
+            items = payer_requests(index, None, since, until)
         if args.output is None:
             sys.stdout.write(exports.export(items, args.format))
         else:
@@ -386,13 +392,11 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _patients_history(
     index: AuditIndex, patient: str | None, since: int | None, until: int | None
-) -> list[queries.ConsentChange]:
+) -> list[ConsentChange]:
     if patient:
-        return queries.consent_history(index, patient, since, until)
-    patients = sorted(
-        {r.args["patient"] for r in index.events(["ConsentGranted", "GuardianSet"], contract=queries.CONSENT)}
-    )
-    changes = [c for p in patients for c in queries.consent_history(index, p, since, until)]
+        return consent_history(index, patient, since, until)
+    patients = sorted({r.args["patient"] for r in index.events(["ConsentGranted", "GuardianSet"], contract=CONSENT)})
+    changes = [c for p in patients for c in consent_history(index, p, since, until)]
     return sorted(changes, key=lambda c: c.source.position)
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from radledger.gas import snapshot as gas
+import radledger.gas as gas
 
 
 def register(subparsers: Any) -> None:

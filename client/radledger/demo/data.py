@@ -54,6 +54,8 @@ INFORMATION_DIAGNOSES = ("G44.209", "R51.9", "H53.8")
 """The answer to the payer's information request adds other visual disturbances (a red flag for imaging)."""
 THIRD_DIAGNOSES = ("H47.10", "G93.2")
 """Papilledema, unspecified; benign intracranial hypertension (an expedited request)."""
+CLAIM_AMOUNT_CENTS = 125_000
+"""What the site claims for the MRI (both claims against the automatic approval)."""
 
 
 @dataclass(frozen=True)
@@ -264,3 +266,27 @@ def synthetic_claim(case: PriorAuthCase, cpt: str, amount_cents: int, control_nu
         f"ST*837*{control}~NM1*IL*1*SYNTHETIC*PATIENT****MI*{case.member_id}~HI*ABK:{codes}~"
         f"SV1*HC:{cpt}*{amount_cents / 100:.2f}*UN*1~SE*5*{control}~\n"
     ).encode()
+
+
+def synthetic_site(rng: random.Random) -> tuple[KeySigner, SiteLocalData]:
+    """The patient's key and everything the site keeps: the story's whole synthetic world, drawn from `rng`."""
+    patient = synthetic_key(rng)
+    salt = rng.randbytes(32)
+    study, profile = synthetic_study(rng, salt), synthetic_safety_profile(rng, salt)
+    reader = Physician("Dr. Amara Lindqvist (synthetic)", "teleradiologist, " + TELERADIOLOGY_NAME, synthetic_key(rng))
+    ordering = Physician("Dr. Tomas Reyes (synthetic)", "ordering neurologist, gold-carded", synthetic_key(rng))
+    second = Physician("Dr. Priya Natarajan (synthetic)", "ordering family physician", synthetic_key(rng))
+    scanner = synthetic_scanner(rng)
+    cases = (
+        synthetic_case(rng, synthetic_member_id(rng), FIRST_DIAGNOSES, "migraine with new aura; contrast allergy"),
+        synthetic_case(rng, synthetic_member_id(rng), SECOND_DIAGNOSES, "daily headache for eight weeks")
+        .amended(rng, INFORMATION_DIAGNOSES, "neurological examination: blurred vision on exertion")
+        .amended(rng, INFORMATION_DIAGNOSES, "letter of medical necessity: a follow-up MRI at 3 months"),
+        synthetic_case(rng, synthetic_member_id(rng), THIRD_DIAGNOSES, "papilledema on fundoscopy; urgent"),
+    )  # fmt: skip
+    local = SiteLocalData(
+        SITE_NAME, PATIENT_NAME, PATIENT_MRN, salt, PACS_URL, (study, profile), reader, ordering, second, scanner,
+        cases, synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS), rng.randbytes(32),
+        synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS, control_number=2), rng.randbytes(32),
+    )  # fmt: skip
+    return patient, local
