@@ -44,7 +44,7 @@ def record_state(index: AuditIndex) -> dict[bytes, Record]:
 def consent_state(index: AuditIndex) -> ConsentState:
     """Every grant slot, guardian slot and signature epoch (see :mod:`radledger.registries.consent.events`)."""
     address = index.address_of(CONSENT)
-    logs = [log.as_web3_log() for log in index.raw_logs(address)] if address else []
+    logs = index.raw_logs(address) if address else []
     return rebuild_consent_state(logs, address)
 
 

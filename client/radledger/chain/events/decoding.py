@@ -14,7 +14,7 @@ chain, what the contract clients return), and builds topic filters from indexed 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -61,23 +61,7 @@ class RawLog:
         )
 
     def with_timestamp(self, timestamp: int) -> RawLog:
-        return RawLog(
-            self.block_number, self.block_hash, self.tx_hash, self.tx_index, self.log_index, self.address,
-            self.topics, self.data, timestamp,
-        )  # fmt: skip
-
-    def as_web3_log(self) -> dict[str, Any]:
-        """The log in the shape web3 formats logs."""
-        return {
-            "address": self.address,
-            "topics": list(self.topics),
-            "data": self.data,
-            "blockNumber": self.block_number,
-            "blockHash": self.block_hash,
-            "transactionHash": self.tx_hash,
-            "transactionIndex": self.tx_index,
-            "logIndex": self.log_index,
-        }
+        return replace(self, timestamp=timestamp)
 
 
 @dataclass(frozen=True)
