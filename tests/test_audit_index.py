@@ -129,11 +129,11 @@ class FailingSource(InProcessLogSource):
         self.fail_on = fail_on
         self.ranges = 0
 
-    def fetch(self, start: int, end: int, addresses: Any) -> LogBatch:
+    def fetch(self, start: int, end: int, addresses: Any, topics: Any = None) -> LogBatch:
         self.ranges += 1
         if self.ranges == self.fail_on:
             raise errors.ChainError("connection lost")
-        return super().fetch(start, end, addresses)
+        return super().fetch(start, end, addresses, topics)
 
 
 def test_an_interrupted_sync_keeps_whole_ranges_and_resumes(

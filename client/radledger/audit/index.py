@@ -300,7 +300,7 @@ class AuditIndex:
         return [self._row(r) for r in self.db.execute(sql + " ORDER BY block_number, log_index", params)]
 
     def raw_logs(self, address: str | None = None) -> list[RawLog]:
-        """The stored logs as raw logs (what :mod:`radledger.consent_events` replays)."""
+        """The stored logs as raw logs (what :mod:`radledger.registries.consent.events` replays)."""
         sql = (
             "SELECT block_number, block_hash, tx_hash, tx_index, log_index, address, topics, data, timestamp"
             " FROM events"

@@ -2,7 +2,7 @@
 
 Principle 4 of the design: everything an auditor needs is in events. These functions replay
 the indexed events into the values of ``getRecord``, ``getGrant``/``getGuardian``/
-``signatureEpoch`` (through :func:`radledger.consent_events.rebuild_consent_state`),
+``signatureEpoch`` (through :func:`radledger.registries.consent.events.rebuild_consent_state`),
 ``getAttestation`` and ``getRequest``/``getClaim`` (through :func:`radledger.preauth.replay`);
 the property test compares them with the views after random histories.
 """
@@ -43,9 +43,9 @@ def record_state(index: AuditIndex) -> dict[bytes, Record]:
 
 
 def consent_state(index: AuditIndex) -> ConsentState:
-    """Every grant slot, guardian slot and signature epoch (see :mod:`radledger.consent_events`)."""
+    """Every grant slot, guardian slot and signature epoch (see :mod:`radledger.registries.consent.events`)."""
     address = index.address_of(CONSENT)
-    logs = [log.as_web3_log() for log in index.raw_logs(address)] if address else []
+    logs = index.raw_logs(address) if address else []
     return rebuild_consent_state(logs, address)
 
 

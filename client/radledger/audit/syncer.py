@@ -7,7 +7,8 @@ One :func:`sync` call:
    not (a reorg, or an ``evm_revert`` on a dev node), it finds by binary search the highest
    stored block the node still agrees with and rewinds the index to it;
 3. reads logs from the checkpoint to the head minus `confirmations`, one query per block range
-   for all addresses at once (ranges adapt to the node: :mod:`radledger.audit.ranges`), storing
+   for all addresses at once (:func:`radledger.chain.events.reader.read_batches`: ranges adapt to
+   the node, :mod:`radledger.chain.events.ranges`), storing
    each range with its checkpoint in one transaction (an interrupted sync resumes there);
 4. verifies again, and goes back to 3 if the chain changed meanwhile.
 
@@ -29,7 +30,8 @@ from radledger.audit.index import AuditIndex
 from radledger.audit.target import AuditTarget
 from radledger.chain.connection import is_in_process
 from radledger.chain.errors import ChainError, ConfigurationError
-from radledger.chain.events.ranges import RangePlanner, RangeRefused, RefusalKind
+from radledger.chain.events.ranges import RangePlanner, RangeRefused
+from radledger.chain.events.reader import read_batches
 from radledger.chain.events.sources import LogSource, source_for
 
 DEV_CHAIN_IDS = frozenset({31337, 1337})
@@ -177,22 +179,14 @@ def _scan(
             group = sorted(c.address for c in lagging if c.synced_to == low)
             stop = min([c.synced_to for c in lagging if c.synced_to > low], default=last)
             start = max(low + 1, 0)
-            while start <= stop:
-                end = planner.end_for(start, stop) if source.adaptive else min(stop, start + IN_PROCESS_CHUNK - 1)
-                try:
-                    batch = source.fetch(start, end, group)
-                except RangeRefused as refused:
-                    if refused.refusal.kind is RefusalKind.HEAD:
-                        return False
-                    planner.refused(refused.refusal, end - start + 1)
-                    continue
-                if source.adaptive:
-                    planner.succeeded(end - start + 1, len(batch.logs))
-                report.events += index.store_range(group, end, batch.logs, batch.blocks)
-                report.ranges += 1
-                if bar is not None:
-                    bar.update(end - start + 1)
-                start = end + 1
+            try:
+                for batch in read_batches(source, group, start, stop, IN_PROCESS_CHUNK, planner):
+                    report.events += index.store_range(group, batch.end, batch.logs, batch.blocks)
+                    report.ranges += 1
+                    if bar is not None:
+                        bar.update(batch.end - batch.start + 1)
+            except RangeRefused:  # read_batches lets only a range beyond the head through
+                return False
     finally:
         if bar is not None:
             bar.close()

@@ -14,6 +14,7 @@ from radledger.chain.artifacts import Artifact, load_artifact
 from radledger.chain.connection import is_in_process
 from radledger.chain.eip712 import Domain
 from radledger.chain.errors import SignerError
+from radledger.chain.events.reader import ContractEvents
 from radledger.chain.transactions import Transactor, call
 
 
@@ -36,6 +37,8 @@ class ContractClient:
         self.artifact = artifact or load_artifact(self.CONTRACT_NAME)
         self.address: ChecksumAddress = validation.nonzero_address(address, f"{self.CONTRACT_NAME} address")
         self.contract: Contract = w3.eth.contract(address=self.address, abi=list(self.artifact.abi))
+        self.event_reader = ContractEvents(w3, self.address, self.artifact)
+        """This contract's events, from the chain (the package's log reader) or from receipts."""
         self.transactor = transactor
         self._read_as: ChecksumAddress | None = None
 
@@ -78,16 +81,8 @@ class ContractClient:
         return self._send("revokeRole", self.role(role_name), validation.address(account))
 
     def events(self, receipt: TxReceipt, event_name: str) -> list[dict[str, Any]]:
-        """The decoded `event_name` logs this contract emitted in `receipt`."""
-        event = getattr(self.contract.events, event_name)()
-        logs = [log for log in receipt["logs"] if log["address"] == self.address]
-        out = []
-        for log in logs:
-            try:
-                out.append(dict(event.process_log(log)["args"]))
-            except Exception:
-                continue
-        return out
+        """The arguments of the `event_name` logs this contract emitted in `receipt`, in order."""
+        return [event.args for event in self.event_reader.in_receipt(receipt, event_name)]
 
 
 class SigningContractClient(ContractClient):

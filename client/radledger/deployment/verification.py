@@ -21,7 +21,8 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from radledger.chain.artifacts import Artifact, load_artifact
-from radledger.chain.errors import ChainError, RadledgerError
+from radledger.chain.errors import RadledgerError
+from radledger.chain.events.reader import read_logs
 
 ROLE_GRANTED = keccak(text="RoleGranted(bytes32,address,address)")
 ROLE_REVOKED = keccak(text="RoleRevoked(bytes32,address,address)")
@@ -167,12 +168,16 @@ def _role_checks(w3: Web3, manifest: Any, env: Any, names: list[str]) -> list[Ch
 
 
 def role_holders_from_events(w3: Web3, manifest: Any, env: Any, names: list[str]) -> set[tuple[str, str, str]]:
-    """Who holds which role, replayed from RoleGranted/RoleRevoked since the deployment's first block."""
+    """Who holds which role, replayed from RoleGranted/RoleRevoked since the deployment's first block
+    (read with the package's log reader: py-evm's database in process, else ``eth_getLogs`` in ranges
+    that adapt to the node's limits)."""
     by_address = {manifest.contracts[n].address: n for n in names}
     holders: set[tuple[str, str, str]] = set()
-    for log in fetch_logs(w3, list(by_address), manifest.first_block):
+    if not by_address:
+        return holders
+    for log in read_logs(w3, list(by_address), manifest.first_block, topics=[[ROLE_GRANTED, ROLE_REVOKED]]):
         topics = log.topics
-        if len(topics) < 3 or topics[0] not in (ROLE_GRANTED, ROLE_REVOKED):
+        if len(topics) < 3:
             continue
         name = by_address[Web3.to_checksum_address(log.address)]
         key = (name, env.role_name(name, topics[1]), Web3.to_checksum_address(topics[2][-20:]))
@@ -181,25 +186,6 @@ def role_holders_from_events(w3: Web3, manifest: Any, env: Any, names: list[str]
         else:
             holders.discard(key)
     return holders
-
-
-def fetch_logs(w3: Web3, addresses: list[str], from_block: int) -> list[Any]:
-    """Every log of `addresses` from `from_block` to the head, in order, through the audit's log
-    sources: py-evm's database in process, else ``eth_getLogs`` in ranges that adapt to the
-    node's limits."""
-    from radledger.chain.events.ranges import RangeRefused
-    from radledger.chain.events.sources import read_batches, source_for
-
-    if not addresses:
-        return []
-    source = source_for(w3)
-    logs: list[Any] = []
-    try:
-        for batch in read_batches(source, addresses, from_block, source.head()):
-            logs.extend(batch.logs)
-    except RangeRefused as refused:
-        raise ChainError(f"the node's head moved back below block {refused.end} while reading role events") from None
-    return sorted(logs, key=lambda log: (log.block_number, log.log_index))
 
 
 def _code_difference(code: bytes, artifact: Artifact) -> str:

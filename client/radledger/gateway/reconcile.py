@@ -20,23 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from eth_typing import ChecksumAddress
-from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 
-from radledger.audit.syncer import IN_PROCESS_CHUNK
 from radledger.chain import validation
 from radledger.chain.artifacts import load_artifact
 from radledger.chain.errors import RadledgerError
-from radledger.chain.events.decoding import RawLog
-from radledger.chain.events.ranges import RangeRefused
-from radledger.chain.events.sources import read_batches, source_for
+from radledger.chain.events.decoding import Event
+from radledger.chain.events.reader import ContractEvents
 from radledger.gateway.store import AccessEntry, GatewayStore
 from radledger.registries.common import Scope
 from radledger.registries.consent.client import ConsentRegistryClient
-from radledger.registries.consent.events import decode_consent_logs
 
 
 @dataclass(frozen=True)
@@ -101,55 +97,28 @@ def _event(event: TrailEvent) -> dict[str, Any]:
     }
 
 
-def _access_recorded_topic() -> bytes:
-    abi = load_artifact("ConsentRegistry").abi
-    event = next(e for e in abi if e.get("type") == "event" and e.get("name") == "AccessRecorded")
-    return bytes(event_abi_to_log_topic(cast(Any, event)))
-
-
 def access_events(w3: Web3, consent_address: str, from_block: int = 0, to_block: int | None = None) -> list[TrailEvent]:
-    """Every AccessRecorded event of the ConsentRegistry from `from_block` on, read with the audit's
-    log sources: py-evm's database in process, else ``eth_getLogs`` in ranges that adapt to the node."""
+    """Every AccessRecorded event of the ConsentRegistry from `from_block` on, through the package's log
+    reader: py-evm's database in process, else ``eth_getLogs`` in ranges that adapt to the node."""
     address = validation.address(consent_address, "ConsentRegistry address")
-    topic = _access_recorded_topic()
-    source = source_for(w3)
-    last = source.head() if to_block is None else to_block
-    events: list[TrailEvent] = []
-    try:
-        for batch in read_batches(source, [address], from_block, last, IN_PROCESS_CHUNK):
-            events.extend(_decode([raw for raw in batch.logs if raw.topics and raw.topics[0] == topic], address))
-    except RangeRefused:  # the chain is shorter than asked (a reorg): what was read stands
-        pass
-    return events
+    trail = ContractEvents(w3, address, load_artifact("ConsentRegistry"))
+    return [_trail_event(e) for e in trail.read("AccessRecorded", from_block=from_block, to_block=to_block)]
 
 
-def _decode(logs: Iterable[RawLog], address: str) -> list[TrailEvent]:
-    out = []
-    for raw in logs:
-        for event in decode_consent_logs([raw.as_web3_log()], address):
-            a = event.args
-            out.append(
-                TrailEvent(
-                    bytes(a["recordId"]),
-                    a["patient"],
-                    a["grantee"],
-                    int(a["scopes"]),
-                    int(a["purpose"]),
-                    int(a["basis"]),
-                    a["recorder"],
-                    event.block_number,
-                    _hex(raw.tx_hash),
-                    event.log_index,
-                )
-            )
-    return out
-
-
-def _hex(value: Any) -> str:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    text = str(value)
-    return text if text.startswith("0x") else "0x" + text
+def _trail_event(event: Event) -> TrailEvent:
+    a = event.args
+    return TrailEvent(
+        bytes(a["recordId"]),
+        a["patient"],
+        a["grantee"],
+        int(a["scopes"]),
+        int(a["purpose"]),
+        int(a["basis"]),
+        a["recorder"],
+        event.block_number,
+        event.tx_hash,
+        event.log_index,
+    )
 
 
 def reconcile(store: GatewayStore, events: Iterable[TrailEvent], custodian: str) -> Reconciliation:

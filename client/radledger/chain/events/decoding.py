@@ -1,15 +1,20 @@
-"""Raw logs, and their decoding by topic against the ABI of every shipped artifact.
+"""Raw logs, and their decoding by topic against the ABI of every shipped artifact: the package's one decoder.
 
 A log is decoded with the ABI of the contract its address belongs to; a log of an address
-the target does not name (or whose topic that contract does not declare) is tried against
+the caller does not name (or whose topic that contract does not declare) is tried against
 every artifact, so nothing is lost. Decoding is done with eth-abi directly: web3's
 ``process_log`` is about ten times slower and the index decodes every log it stores.
+
+:class:`RawLog` is a log from any source (a node's JSON-RPC answer, web3's formatted logs and
+receipts, the in-process chain, the audit index); :class:`EventDecoder` turns it into a
+:class:`Decoded` (for the index's SQL) or an :class:`Event` (a decoded log with its place on the
+chain, what the contract clients return), and builds topic filters from indexed arguments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,9 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import event_abi_to_log_topic, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
-from radledger.chain.artifacts import artifact_names, load_artifact
+from radledger.chain.artifacts import Artifact, artifact_names, load_artifact
+from radledger.chain.errors import ArtifactNotFound
+from radledger.chain.events.topics import Topic, indexed_topic
 
 
 @dataclass(frozen=True)
@@ -36,18 +43,25 @@ class RawLog:
     data: bytes
     timestamp: int | None = None
 
-    def as_web3_log(self) -> dict[str, Any]:
-        """The log in the shape web3 and :func:`radledger.consent_events.rebuild_consent_state` read."""
-        return {
-            "address": self.address,
-            "topics": list(self.topics),
-            "data": self.data,
-            "blockNumber": self.block_number,
-            "blockHash": self.block_hash,
-            "transactionHash": self.tx_hash,
-            "transactionIndex": self.tx_index,
-            "logIndex": self.log_index,
-        }
+    @classmethod
+    def from_mapping(cls, entry: Mapping[str, Any]) -> RawLog:
+        """A log as a node answers ``eth_getLogs`` (0x-hex text) or as web3 formats it (in receipts and
+        ``get_logs``: ints and bytes); the block's time from ``blockTimestamp`` when the node adds it."""
+        stamp = entry.get("blockTimestamp")
+        return cls(
+            block_number=_hex_int(entry["blockNumber"]),
+            block_hash=_hex_text(entry["blockHash"]),
+            tx_hash=_hex_text(entry["transactionHash"]),
+            tx_index=_hex_int(entry["transactionIndex"]),
+            log_index=_hex_int(entry["logIndex"]),
+            address=checksum(_hex_bytes(entry["address"])),
+            topics=tuple(_hex_bytes(t) for t in entry["topics"]),
+            data=_hex_bytes(entry["data"]),
+            timestamp=_hex_int(stamp) if stamp is not None else None,
+        )
+
+    def with_timestamp(self, timestamp: int) -> RawLog:
+        return replace(self, timestamp=timestamp)
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,37 @@ class Decoded:
     event: str
     args: dict[str, Any]
     indexed_text: tuple[str | None, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A decoded log with its place on the chain."""
+
+    contract: str
+    name: str
+    args: dict[str, Any]
+    log: RawLog
+
+    @property
+    def block_number(self) -> int:
+        return self.log.block_number
+
+    @property
+    def log_index(self) -> int:
+        return self.log.log_index
+
+    @property
+    def tx_hash(self) -> str:
+        return self.log.tx_hash
+
+    @property
+    def timestamp(self) -> int | None:
+        """The time of the log's block, when its source knows it (every source of :mod:`.sources` does)."""
+        return self.log.timestamp
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return (self.log.block_number, self.log.log_index)
 
 
 def native(param: Mapping[str, Any], value: Any) -> Any:
@@ -117,6 +162,7 @@ class EventDecoder:
     def __init__(self, abis: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
         self.by_contract: dict[str, dict[bytes, EventSpec]] = {}
         self.by_topic: dict[bytes, list[EventSpec]] = {}
+        self.by_name: dict[tuple[str, str], EventSpec] = {}
         for contract, abi in abis.items():
             specs = self.by_contract.setdefault(contract, {})
             for item in abi:
@@ -133,11 +179,54 @@ class EventDecoder:
                 )
                 specs[spec.topic] = spec
                 self.by_topic.setdefault(spec.topic, []).append(spec)
+                self.by_name.setdefault((contract, spec.name), spec)
 
     @classmethod
     def from_artifacts(cls, directory: Path | None = None) -> EventDecoder:
         """A decoder for every artifact shipped (or in `directory`)."""
         return _decoder_for(str(directory) if directory else None)
+
+    @classmethod
+    def for_artifact(cls, artifact: Artifact) -> EventDecoder:
+        """The shared decoder of :meth:`from_artifacts` when `artifact` is the one loaded by its name,
+        else a decoder of its ABI alone (a contract client built on another artifact)."""
+        try:
+            shipped = load_artifact(artifact.name)
+        except ArtifactNotFound:
+            shipped = None
+        if shipped is artifact or (shipped is not None and shipped.abi == artifact.abi):
+            return cls.from_artifacts()
+        return cls({artifact.name: artifact.abi})
+
+    def named(self, contract: str, event: str) -> EventSpec:
+        """The event `event` of `contract`'s ABI; ValueError when it declares none."""
+        spec = self.by_name.get((contract, event))
+        if spec is None:
+            raise ValueError(f"{contract} declares no event {event!r}")
+        return spec
+
+    def topic_filter(self, contract: str, event: str, filters: Mapping[str, Any] | None = None) -> list[Topic]:
+        """The ``eth_getLogs`` topics of `event` with its indexed arguments set to `filters` (name →
+        value; the others match anything). ValueError for an argument that is not indexed."""
+        spec = self.named(contract, event)
+        wanted = dict(filters or {})
+        indexed = {str(p["name"]) for p in spec.indexed}
+        unknown = sorted(set(wanted) - indexed)
+        if unknown:
+            raise ValueError(f"{contract}.{event}: cannot filter on {', '.join(unknown)} (not indexed)")
+        topics: list[Topic] = [spec.topic]
+        topics += [indexed_topic(p, wanted[p["name"]]) if p["name"] in wanted else None for p in spec.indexed]
+        while topics[-1] is None:
+            topics.pop()
+        return topics
+
+    def event(self, log: RawLog, contract: str, strict: bool = True) -> Event | None:
+        """The decoded `log` as an :class:`Event`, or None when it does not decode; with `strict`, only
+        as an event of `contract` (another artifact's event of the same topic does not count)."""
+        decoded = self.decode(log, contract)
+        if decoded is None or (strict and decoded.contract != contract):
+            return None
+        return Event(decoded.contract, decoded.event, decoded.args, log)
 
     def spec(self, contract: str | None, topic: bytes) -> EventSpec | None:
         if contract and topic in self.by_contract.get(contract, {}):
@@ -187,6 +276,21 @@ def _try_decode(spec: EventSpec, log: RawLog) -> Decoded | None:
         return None
     args = {p["name"]: values[p["name"]] for p in spec.inputs}
     return Decoded(spec.contract, spec.name, args, (texts[0], texts[1], texts[2]))
+
+
+def _hex_int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _hex_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    text = str(value)
+    return bytes.fromhex(text[2:] if text.startswith("0x") else text)
+
+
+def _hex_text(value: Any) -> str:
+    return "0x" + _hex_bytes(value).hex()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -1,8 +1,10 @@
 """Where logs come from: ``eth_getLogs`` on any JSON-RPC node, or the in-process chain's own database.
 
-:class:`RpcLogSource` sends one ``eth_getLogs`` per block range for all the audited addresses
+:func:`source_for` picks the source for a connection; :mod:`.reader` reads through it.
+
+:class:`RpcLogSource` sends one ``eth_getLogs`` per block range for all the wanted addresses
 at once, as raw JSON-RPC (web3's result formatters cost more than the decoding itself), and
-turns a node's refusal into :class:`~radledger.audit.ranges.RangeRefused`. Block times come
+turns a node's refusal into :class:`~radledger.chain.events.ranges.RangeRefused`. Block times come
 from the logs' ``blockTimestamp`` when the node adds it (anvil, recent geth and reth), else
 from block headers fetched in JSON-RPC batches.
 
@@ -29,7 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,7 +42,8 @@ from web3 import HTTPProvider, Web3
 from radledger.chain.connection import is_in_process
 from radledger.chain.errors import ChainError
 from radledger.chain.events.decoding import RawLog, checksum
-from radledger.chain.events.ranges import RangePlanner, RangeRefused, Refusal, RefusalKind, classify_refusal
+from radledger.chain.events.ranges import RangeRefused, Refusal, RefusalKind, classify_refusal
+from radledger.chain.events.topics import TopicFilter, rpc_topics, topics_match
 
 BATCH_SIZE = 50
 """Block headers asked for in one JSON-RPC batch."""
@@ -74,37 +78,15 @@ class LogSource(Protocol):
         """The canonical block `number`, or None when the chain does not reach it."""
         ...
 
-    def fetch(self, start: int, end: int, addresses: Sequence[str]) -> LogBatch: ...
+    def fetch(self, start: int, end: int, addresses: Sequence[str], topics: TopicFilter | None = None) -> LogBatch:
+        """The logs of `addresses` (matching `topics`, if given) in blocks `start` to `end`; RangeRefused
+        when the node refuses the range, or when it lies beyond the head (the chain got shorter)."""
+        ...
 
 
 def source_for(w3: Web3) -> LogSource:
     """The fast source for `w3`: py-evm's database in process, else ``eth_getLogs``."""
     return InProcessLogSource(w3) if is_in_process(w3) else RpcLogSource(w3)
-
-
-def read_batches(
-    source: LogSource, addresses: Sequence[str], start: int, last: int, chunk: int | None = None
-) -> Iterator[LogBatch]:
-    """The logs of `addresses` from block `start` to `last`, batch by batch in order: in ranges that
-    adapt to a node's limits (learned from its refusals), or in process in `chunk` blocks (default:
-    all at once). A range beyond the node's head (the chain got shorter) raises RangeRefused."""
-    planner = RangePlanner()
-    while start <= last:
-        if source.adaptive:
-            end = planner.end_for(start, last)
-        else:
-            end = last if chunk is None else min(last, start + chunk - 1)
-        try:
-            batch = source.fetch(start, end, addresses)
-        except RangeRefused as refused:
-            if refused.refusal.kind is RefusalKind.HEAD:
-                raise
-            planner.refused(refused.refusal, end - start + 1)
-            continue
-        if source.adaptive:
-            planner.succeeded(end - start + 1, len(batch.logs))
-        yield batch
-        start = end + 1
 
 
 # --------------------------------------------------------------------------- in process
@@ -136,7 +118,7 @@ class InProcessLogSource:
         header = self._chain().get_canonical_block_by_number(number).header
         return BlockRef(number, "0x" + bytes(header.hash).hex(), int(header.timestamp))
 
-    def fetch(self, start: int, end: int, addresses: Sequence[str]) -> LogBatch:
+    def fetch(self, start: int, end: int, addresses: Sequence[str], topics: TopicFilter | None = None) -> LogBatch:
         wanted = {bytes.fromhex(to_checksum_address(a)[2:]) for a in addresses}
         chain = self._chain()
         logs: list[RawLog] = []
@@ -159,20 +141,22 @@ class InProcessLogSource:
             ):
                 for log in receipt.logs:
                     if log.address in wanted:
-                        logs.append(
-                            RawLog(
-                                block_number=number,
-                                block_hash=ref.hash,
-                                tx_hash="0x" + bytes(tx.hash).hex(),
-                                tx_index=tx_index,
-                                log_index=log_index,
-                                address=checksum(bytes(log.address)),
-                                topics=tuple(int(t).to_bytes(32, "big") for t in log.topics),
-                                data=bytes(log.data),
-                                timestamp=ref.timestamp,
+                        log_topics = tuple(int(t).to_bytes(32, "big") for t in log.topics)
+                        if topics_match(topics, log_topics):
+                            logs.append(
+                                RawLog(
+                                    block_number=number,
+                                    block_hash=ref.hash,
+                                    tx_hash="0x" + bytes(tx.hash).hex(),
+                                    tx_index=tx_index,
+                                    log_index=log_index,
+                                    address=checksum(bytes(log.address)),
+                                    topics=log_topics,
+                                    data=bytes(log.data),
+                                    timestamp=ref.timestamp,
+                                )
                             )
-                        )
-                        blocks[number] = ref
+                            blocks[number] = ref
                     log_index += 1
         return LogBatch(start, end, logs, blocks)
 
@@ -181,7 +165,7 @@ class InProcessLogSource:
 
 
 class RpcLogSource:
-    """``eth_getLogs`` over JSON-RPC, one query per range for every audited address."""
+    """``eth_getLogs`` over JSON-RPC, one query per range for every wanted address."""
 
     adaptive = True
 
@@ -253,10 +237,13 @@ class RpcLogSource:
                     found[ref.number] = ref
         return found
 
-    def fetch(self, start: int, end: int, addresses: Sequence[str]) -> LogBatch:
-        query = {"fromBlock": hex(start), "toBlock": hex(end), "address": [a.lower() for a in addresses]}
+    def fetch(self, start: int, end: int, addresses: Sequence[str], topics: TopicFilter | None = None) -> LogBatch:
+        query: dict[str, Any] = {"fromBlock": hex(start), "toBlock": hex(end)}
+        query["address"] = [a.lower() for a in addresses]
+        if topics:
+            query["topics"] = rpc_topics(topics)
         raw_logs = self._request("eth_getLogs", [query], start, end) or []
-        logs = [_raw_log(entry) for entry in raw_logs if not entry.get("removed")]
+        logs = [RawLog.from_mapping(entry) for entry in raw_logs if not entry.get("removed")]
         untimed = {log.block_number for log in logs if log.timestamp is None}
         headers = self.blocks([end, *untimed])
         if end not in headers:
@@ -268,7 +255,7 @@ class RpcLogSource:
             if log.timestamp is None:
                 if header is None:
                     raise RangeRefused(Refusal(RefusalKind.HEAD, f"block {log.block_number} vanished"), start, end)
-                logs[i] = _with_timestamp(log, header.timestamp)
+                logs[i] = log.with_timestamp(header.timestamp)
             if header is not None and header.hash != log.block_hash:
                 # The chain changed between the two requests: ask again.
                 raise RangeRefused(
@@ -278,57 +265,29 @@ class RpcLogSource:
         return LogBatch(start, end, logs, blocks)
 
 
+_NO_RETRIES: weakref.WeakKeyDictionary[Any, HTTPProvider] = weakref.WeakKeyDictionary()
+
+
 def _without_retries(provider: Any) -> Any:
     """An HTTP provider of the same endpoint that does not retry on its own: web3 retries HTTP errors five
-    times with back-off, which only delays a 413 (answer too large) that a smaller range cures."""
-    if isinstance(provider, HTTPProvider):
-        return HTTPProvider(
+    times with back-off, which only delays a 413 (answer too large) that a smaller range cures. One per
+    provider, so that every read through a connection shares its HTTP session."""
+    if not isinstance(provider, HTTPProvider):
+        return provider
+    quiet = _NO_RETRIES.get(provider)
+    if quiet is None:
+        quiet = HTTPProvider(
             provider.endpoint_uri,
             request_kwargs=dict(provider.get_request_kwargs()),
             exception_retry_configuration=None,
         )
-    return provider
-
-
-def _with_timestamp(log: RawLog, timestamp: int) -> RawLog:
-    return RawLog(
-        log.block_number, log.block_hash, log.tx_hash, log.tx_index, log.log_index, log.address, log.topics, log.data,
-        timestamp,
-    )  # fmt: skip
-
-
-def _hex_int(value: Any) -> int:
-    return int(value, 16) if isinstance(value, str) else int(value)
-
-
-def _hex_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    text = str(value)
-    return bytes.fromhex(text[2:] if text.startswith("0x") else text)
-
-
-def _hex_text(value: Any) -> str:
-    return "0x" + _hex_bytes(value).hex()
-
-
-def _raw_log(entry: dict[str, Any]) -> RawLog:
-    stamp = entry.get("blockTimestamp")
-    return RawLog(
-        block_number=_hex_int(entry["blockNumber"]),
-        block_hash=_hex_text(entry["blockHash"]),
-        tx_hash=_hex_text(entry["transactionHash"]),
-        tx_index=_hex_int(entry["transactionIndex"]),
-        log_index=_hex_int(entry["logIndex"]),
-        address=checksum(_hex_bytes(entry["address"])),
-        topics=tuple(_hex_bytes(t) for t in entry["topics"]),
-        data=_hex_bytes(entry["data"]),
-        timestamp=_hex_int(stamp) if stamp is not None else None,
-    )
+        _NO_RETRIES[provider] = quiet
+    return quiet
 
 
 def _block_ref(raw: dict[str, Any]) -> BlockRef:
-    return BlockRef(_hex_int(raw["number"]), _hex_text(raw["hash"]), _hex_int(raw["timestamp"]))
+    """A block header of a JSON-RPC answer (0x-hex text)."""
+    return BlockRef(int(raw["number"], 16), str(raw["hash"]).lower(), int(raw["timestamp"], 16))
 
 
 def _error_text(error: Any) -> str:

@@ -1,10 +1,12 @@
 """Consent state rebuilt from ConsentRegistry's events alone, as an auditor does.
 
-Feed :func:`rebuild_consent_state` the raw logs of a ConsentRegistry (from receipts or
-``eth_getLogs``, in any order, other contracts' logs included if `address` is given) and it
-replays ConsentGranted, ConsentRevoked, GuardianSet, SignaturesInvalidated and
-BreakGlassInvoked into the same values the contract's views return: every grant slot
-(terms, version, break-glass expiry), every guardian slot and every signature epoch.
+Feed :func:`rebuild_consent_state` the logs of a ConsentRegistry (raw logs of the package's log
+reader or of the audit index, or web3's from receipts or ``get_logs``; in any order, other
+contracts' logs included if `address` is given) and it replays ConsentGranted, ConsentRevoked,
+GuardianSet, SignaturesInvalidated and BreakGlassInvoked into the same values the contract's
+views return: every grant slot (terms, version, break-glass expiry), every guardian slot and
+every signature epoch. Logs are decoded by the package's one decoder
+(:class:`~radledger.chain.events.decoding.EventDecoder`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
-from eth_abi import decode as abi_decode
 from eth_typing import ChecksumAddress
-from eth_utils import event_abi_to_log_topic, to_checksum_address
 
 from radledger.chain import validation
-from radledger.chain.artifacts import load_artifact
+from radledger.chain.events.decoding import EventDecoder, RawLog
+
+CONTRACT_NAME = "ConsentRegistry"
 
 
 @dataclass(frozen=True)
@@ -61,48 +63,27 @@ class ConsentEvent:
     log_index: int
 
 
-def _event_abis() -> dict[bytes, dict[str, Any]]:
-    abi = load_artifact("ConsentRegistry").abi
-    return {bytes(event_abi_to_log_topic(e)): e for e in abi if e.get("type") == "event"}  # type: ignore[arg-type]
-
-
-def _normalize(kind: str, value: Any) -> Any:
-    if kind == "address":
-        return to_checksum_address(value)
-    return bytes(value) if isinstance(value, bytes | bytearray) else value
-
-
-def decode_consent_logs(logs: Iterable[Mapping[str, Any]], address: str | None = None) -> list[ConsentEvent]:
+def decode_consent_logs(logs: Iterable[RawLog | Mapping[str, Any]], address: str | None = None) -> list[ConsentEvent]:
     """The ConsentRegistry events among `logs`, in chain order (block, then log index).
 
     Logs of other contracts are skipped when `address` names the ConsentRegistry; logs whose
     first topic is no ConsentRegistry event are always skipped.
     """
     wanted = validation.address(address, "ConsentRegistry address") if address else None
-    abis = _event_abis()
+    decoder = EventDecoder.from_artifacts()
     events: list[ConsentEvent] = []
     for log in logs:
-        if wanted and to_checksum_address(log["address"]) != wanted:
+        raw = log if isinstance(log, RawLog) else RawLog.from_mapping(log)
+        if wanted and raw.address != wanted:
             continue
-        topics = [bytes(t) for t in log["topics"]]
-        abi = abis.get(topics[0]) if topics else None
-        if abi is None:
-            continue
-        indexed = [p for p in abi["inputs"] if p["indexed"]]
-        plain = [p for p in abi["inputs"] if not p["indexed"]]
-        values: dict[str, Any] = {}
-        for param, topic in zip(indexed, topics[1:], strict=True):
-            (values[param["name"]],) = abi_decode([param["type"]], topic)
-        data = bytes(log["data"])
-        for param, value in zip(plain, abi_decode([p["type"] for p in plain], data), strict=True):
-            values[param["name"]] = value
-        args = {p["name"]: _normalize(p["type"], values[p["name"]]) for p in abi["inputs"]}
-        events.append(ConsentEvent(abi["name"], args, int(log["blockNumber"]), int(log["logIndex"])))
+        event = decoder.event(raw, CONTRACT_NAME)
+        if event is not None:
+            events.append(ConsentEvent(event.name, event.args, raw.block_number, raw.log_index))
     events.sort(key=lambda e: (e.block_number, e.log_index))
     return events
 
 
-def rebuild_consent_state(logs: Iterable[Mapping[str, Any]], address: str | None = None) -> ConsentState:
+def rebuild_consent_state(logs: Iterable[RawLog | Mapping[str, Any]], address: str | None = None) -> ConsentState:
     """Replay the events of `logs` into the state the contract's views would return.
 
     A slot absent from the result was never touched (its views return zeros).

@@ -28,14 +28,13 @@ from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, keccak, to_checksum_address
 from web3.contract.contract import ContractFunction
-from web3.logs import DISCARD
-from web3.types import EventData, TxReceipt
+from web3.types import TxReceipt
 
 from radledger.chain import errors, validation
 from radledger.chain.contract import SigningContractClient
 from radledger.chain.eip712 import CREDENTIAL_DOMAIN_NAME, SignedMessage, sign
 from radledger.chain.errors import ValidationError
-from radledger.chain.events.paging import logs_in_halves
+from radledger.chain.events.decoding import Event
 from radledger.chain.signers import Signer
 from radledger.chain.transactions import Transactor, call
 from radledger.registries.common import FOREVER
@@ -235,7 +234,7 @@ class CredentialRegistryClient(SigningContractClient):
         if not isinstance(max_validity, int) or not 0 < max_validity <= FOREVER:
             raise ValidationError(f"max validity: {max_validity!r} is not between 1 and {FOREVER} seconds")
         receipt = self._send("registerSchema", checked, bool(revocable), max_validity)
-        (event,) = self.contract.events.SchemaRegistered().process_receipt(receipt, errors=DISCARD)
+        (event,) = self.event_reader.in_receipt(receipt, "SchemaRegistered")
         return _schema_from(event)
 
     def authorize_issuer(self, schema_id: int, issuer: str) -> TxReceipt:
@@ -394,7 +393,7 @@ class CredentialRegistryClient(SigningContractClient):
         checked = _schema_id(schema_id)
         revocable, max_validity = self._call("getSchema", checked)
         logs = self._logs("SchemaRegistered", {"schema": checked})
-        name = str(logs[0]["args"]["name"]) if logs else ""
+        name = str(logs[0].args["name"]) if logs else ""
         return CredentialSchema(checked, name, bool(revocable), int(max_validity))
 
     def schemas(self) -> list[CredentialSchema]:
@@ -447,20 +446,13 @@ class CredentialRegistryClient(SigningContractClient):
 
     def attestations_in(self, receipt: TxReceipt) -> list[Attestation]:
         """The attestations a transaction made, in order."""
-        return [
-            _attestation_from(e)
-            for e in self.contract.events.CredentialAttested().process_receipt(receipt, errors=DISCARD)
-        ]
+        return [_attestation_from(e) for e in self.event_reader.in_receipt(receipt, "CredentialAttested")]
 
     def revocations_in(self, receipt: TxReceipt) -> list[Revocation]:
-        return [
-            _revocation_from(e)
-            for e in self.contract.events.CredentialRevoked().process_receipt(receipt, errors=DISCARD)
-        ]
+        return [_revocation_from(e) for e in self.event_reader.in_receipt(receipt, "CredentialRevoked")]
 
     def _invalidations_in(self, receipt: TxReceipt) -> list[SignatureInvalidation]:
-        events = self.contract.events.SignaturesInvalidated().process_receipt(receipt, errors=DISCARD)
-        return [_invalidation_from(e) for e in events]
+        return [_invalidation_from(e) for e in self.event_reader.in_receipt(receipt, "SignaturesInvalidated")]
 
     # ----------------------------------------------------------------- verifiers
 
@@ -619,15 +611,10 @@ class CredentialRegistryClient(SigningContractClient):
             1 for i in self.signature_invalidations(attestation.issuer) if position(i.block_number, i.tx_hash) < made
         )
 
-    def _logs(self, event_name: str, filters: dict[str, Any] | None) -> list[EventData]:
-        """Every `event_name` log of this contract from its start block on, oldest first (a range the
-        node refuses is read in halves)."""
-        event = getattr(self.contract.events, event_name)()
-
-        def fetch(start: int, end: int) -> list[EventData]:
-            return list(event.get_logs(argument_filters=filters, from_block=start, to_block=end))
-
-        return logs_in_halves(fetch, self.start_block, int(self.w3.eth.block_number))
+    def _logs(self, event_name: str, filters: dict[str, Any] | None) -> list[Event]:
+        """Every `event_name` event of this contract from its start block on whose indexed arguments equal
+        `filters`, oldest first (the package's log reader: ranges a node refuses are read smaller)."""
+        return self.event_reader.read(event_name, filters, from_block=self.start_block)
 
     @staticmethod
     def _schema_name(name: str) -> str:
@@ -642,8 +629,8 @@ class CredentialRegistryClient(SigningContractClient):
 # ----------------------------------------------------------------------------- helpers
 
 
-def _attestation_from(event: EventData) -> Attestation:
-    a = event["args"]
+def _attestation_from(event: Event) -> Attestation:
+    a = event.args
     return Attestation(
         uid=bytes(a["uid"]),
         subject=bytes(a["subject"]),
@@ -654,35 +641,26 @@ def _attestation_from(event: EventData) -> Attestation:
         valid_from=int(a["validFrom"]),
         valid_until=int(a["validUntil"]),
         ref_uid=bytes(a["refUid"]),
-        block_number=int(event["blockNumber"]),
-        tx_hash=event["transactionHash"].to_0x_hex(),
-        log_index=int(event["logIndex"]),
+        block_number=event.block_number,
+        tx_hash=event.tx_hash,
+        log_index=event.log_index,
     )
 
 
-def _revocation_from(event: EventData) -> Revocation:
-    a = event["args"]
+def _revocation_from(event: Event) -> Revocation:
+    a = event.args
     return Revocation(
-        bytes(a["uid"]),
-        to_checksum_address(a["revoker"]),
-        int(a["reasonCode"]),
-        int(event["blockNumber"]),
-        event["transactionHash"].to_0x_hex(),
+        bytes(a["uid"]), to_checksum_address(a["revoker"]), int(a["reasonCode"]), event.block_number, event.tx_hash
     )
 
 
-def _invalidation_from(event: EventData) -> SignatureInvalidation:
-    a = event["args"]
-    return SignatureInvalidation(
-        to_checksum_address(a["issuer"]),
-        int(a["epoch"]),
-        int(event["blockNumber"]),
-        event["transactionHash"].to_0x_hex(),
-    )
+def _invalidation_from(event: Event) -> SignatureInvalidation:
+    a = event.args
+    return SignatureInvalidation(to_checksum_address(a["issuer"]), int(a["epoch"]), event.block_number, event.tx_hash)
 
 
-def _schema_from(event: EventData) -> CredentialSchema:
-    a = event["args"]
+def _schema_from(event: Event) -> CredentialSchema:
+    a = event.args
     return CredentialSchema(int(a["schema"]), str(a["name"]), bool(a["revocable"]), int(a["maxValidity"]))
 
 

@@ -35,8 +35,9 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_typing import ChecksumAddress
-from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
-from web3.types import LogReceipt, TxReceipt
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.types import TxReceipt
 
 from radledger.chain import validation
 from radledger.chain.contract import SigningContractClient
@@ -49,7 +50,7 @@ from radledger.chain.eip712 import (
     typed_data,
 )
 from radledger.chain.errors import RadledgerError, ValidationError
-from radledger.chain.events.paging import logs_in_halves
+from radledger.chain.events.decoding import Event
 from radledger.chain.signers import Signer
 from radledger.chain.transactions import Transactor
 from radledger.registries.credentials.client import CredentialRegistryClient, subject_id
@@ -596,24 +597,14 @@ class PreauthRegistryClient(SigningContractClient):
         `from_block`: where to start looking (default: the client's start block, the contract's creation
         when known); the request's block spares a node the rest.
         """
-        rid = "0x" + _commitment(request_id, "request id").hex()
-        logs = self._logs([None, rid], from_block) + self._logs([None, None, rid], from_block)
-        logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
-        events = [e for e in self.artifact.abi if e.get("type") == "event"]
-        by_topic = {event_abi_to_log_topic(e): e["name"] for e in events}  # type: ignore[arg-type]
-        times: dict[int, int] = {}
-        out = []
-        for log in logs:
-            name = by_topic.get(bytes(log["topics"][0]))
-            if name is None:  # pragma: no cover - every event of this contract is in its ABI
-                continue
-            block = int(log["blockNumber"])
-            if block not in times:
-                times[block] = int(self.w3.eth.get_block(block)["timestamp"])
-            args = dict(getattr(self.contract.events, name)().process_log(log)["args"])
-            tx_hash = log["transactionHash"].to_0x_hex()
-            out.append(PreauthEvent(name, args, block, int(log["logIndex"]), times[block], tx_hash))
-        return out
+        rid = _commitment(request_id, "request id")
+        start = self.start_block if from_block is None else from_block
+        events: list[Event] = []
+        # The request id is the first indexed argument of a request's events, the second of its claims'.
+        for topics in ([None, rid], [None, None, rid]):
+            events += self.event_reader.read(from_block=start, topics=topics)
+        events.sort(key=lambda e: e.position)
+        return [_preauth_event(self.w3, e) for e in events]
 
     def commitments(self, request_id: bytes, from_block: int | None = None) -> tuple[bytes, list[bytes]]:
         """The member commitment and every clinical commitment of a request (request, information, appeal)."""
@@ -633,15 +624,12 @@ class PreauthRegistryClient(SigningContractClient):
         member, clinical = self.commitments(request_id, from_block)
         return opening.verify(member, clinical)
 
-    def _logs(self, topics: list[Any], from_block: int | None) -> list[LogReceipt]:
-        """Raw logs of this contract matching `topics`, oldest first (a range the node refuses is read in halves)."""
 
-        def fetch(start: int, end: int) -> list[LogReceipt]:
-            params: Any = {"address": self.address, "fromBlock": start, "toBlock": end, "topics": topics}
-            return list(self.w3.eth.get_logs(params))
-
-        start = self.start_block if from_block is None else from_block
-        return logs_in_halves(fetch, start, int(self.w3.eth.block_number))
+def _preauth_event(w3: Web3, event: Event) -> PreauthEvent:
+    timestamp = event.timestamp
+    if timestamp is None:  # pragma: no cover - every log source gives its blocks' times
+        timestamp = int(w3.eth.get_block(event.block_number)["timestamp"])
+    return PreauthEvent(event.name, event.args, event.block_number, event.log_index, timestamp, event.tx_hash)
 
 
 def _request_from(request_id: bytes, raw: Sequence[Any]) -> PreauthRequest:
