@@ -68,7 +68,7 @@ class Directory:
 
     def __init__(self, entries: tuple[DirectoryEntry, ...], records: RecordRegistryClient) -> None:
         found: dict[ChecksumAddress, DirectoryEntry] = {}
-        for i in range(records.custodian_count()):
+        for i in range(1, records.custodian_count() + 1):  # custodian indices start at 1
             custodian = records.get_custodian(records.custodian_at(i))
             if custodian.active:
                 host = urlsplit(custodian.gateway_url).hostname or custodian.gateway_url
