@@ -59,6 +59,11 @@ def and_list(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1] if words else ""
 
 
+def lower_first(text: str) -> str:
+    """`Imaging study registered 2 March 2026` → `imaging study registered 2 March 2026`."""
+    return text[:1].lower() + text[1:]
+
+
 def short(address: str) -> str:
     return f"{address[:6]}…{address[-4:]}"
 
@@ -133,7 +138,7 @@ class GrantView:
         until = "with no end date" if self.valid_until >= FOREVER else f"until {day(self.valid_until)}"
         by = f" (granted by your guardian {short(self.actor)})" if self.by_guardian else ""
         return (
-            f"{self.grantee_name} may see the {and_list(scope_list(self.scopes))} of {self.record_label.lower()} "
+            f"{self.grantee_name} may see the {and_list(scope_list(self.scopes))} of {lower_first(self.record_label)} "
             f"for {and_list(purpose_list(self.purposes))}, {until}{by}"
         )
 
@@ -250,7 +255,7 @@ def overview(
                     "when": day(change.time),
                     "txHash": change.source.tx_hash,
                     "summary": f"{directory.name(change.counterpart)} accessed the "
-                    f"{and_list(scope_list(change.scopes))} of {record_text.lower()} for "
+                    f"{and_list(scope_list(change.scopes))} of {lower_first(record_text)} for "
                     f"{and_list(purpose_list(change.purposes))} on {day(change.time)}",
                 }
             )

@@ -96,7 +96,7 @@ function render(view) {
       el("h3", {}, name),
       el("ul", {}, ...list.map((g) => el("li", {},
         el("span", {}, g.summary + "."),
-        el("button", { type: "button", class: "secondary", "aria-label": `Withdraw access of ${name} to ${g.record.toLowerCase()}`,
+        el("button", { type: "button", class: "secondary", "aria-label": `Withdraw access of ${name} to ${g.record.charAt(0).toLowerCase()}${g.record.slice(1)}`,
           onclick: () => act("revoke", { grantee, recordId: g.recordId }, "revoke") }, "Withdraw")))),
       el("button", { type: "button", class: "secondary",
         onclick: () => act("revoke-all", { grantee }, "revoke") }, `Withdraw everything for ${name}`));
