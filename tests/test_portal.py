@@ -67,9 +67,7 @@ def study(records: RecordRegistryClient, actors: Actors) -> bytes:
 
 
 @pytest.fixture
-def service(
-    w3: Web3, deployment: Deployment, actors: Actors, study: bytes, tmp_path: Path
-) -> Iterator[PortalService]:
+def service(w3: Web3, deployment: Deployment, actors: Actors, study: bytes, tmp_path: Path) -> Iterator[PortalService]:
     portal = PortalService(settings(tmp_path), w3, deployment, actors.site)
     try:
         yield portal
@@ -93,7 +91,9 @@ def signed_request(doc: dict[str, Any], signature: str) -> dict[str, Any]:
 
 
 def relay_one(service: PortalService, action: str, doc: dict[str, Any], signer: KeySigner) -> dict[str, Any]:
-    return service.relay_request(action, signed_request(doc, "0x" + signer.sign_typed_data(doc).hex()), "203.0.113.7")[0]
+    return service.relay_request(action, signed_request(doc, "0x" + signer.sign_typed_data(doc).hex()), "203.0.113.7")[
+        0
+    ]
 
 
 # ------------------------------------------------------------------------------ typed data
@@ -119,7 +119,12 @@ def test_grant_message_names_only_the_contract_fields_with_the_chain_counters(
 
 @pytest.mark.parametrize("library", ["metamask", "ethers"])
 def test_grant_signed_by_a_wallet_library_is_accepted_by_the_contract(
-    service: PortalService, consent: ConsentRegistryClient, actors: Actors, study: bytes, wallet: NodeWallet, library: str
+    service: PortalService,
+    consent: ConsentRegistryClient,
+    actors: Actors,
+    study: bytes,
+    wallet: NodeWallet,
+    library: str,
 ) -> None:
     patient = actors.patient_signer
     (doc,) = service.prepare("grant", grant_body(patient, study))
@@ -131,13 +136,20 @@ def test_grant_signed_by_a_wallet_library_is_accepted_by_the_contract(
 
 @pytest.mark.parametrize("library", ["metamask", "ethers"])
 def test_every_action_signed_by_a_wallet_library_is_accepted(
-    service: PortalService, consent: ConsentRegistryClient, actors: Actors, study: bytes, wallet: NodeWallet, library: str
+    service: PortalService,
+    consent: ConsentRegistryClient,
+    actors: Actors,
+    study: bytes,
+    wallet: NodeWallet,
+    library: str,
 ) -> None:
     patient, guardian = actors.patient_signer, actors.guardian_signer
     steps: list[tuple[str, dict[str, Any], str]] = [
         ("grant", grant_body(patient, study), "grant"),
-        ("revoke", {"patient": patient.address, "grantee": TELERADIOLOGY.address, "recordId": "0x" + study.hex()}, "revoke"),
-        ("set-guardian", {"patient": patient.address, "guardian": guardian.address, "validUntil": consent.now() + 86400}, "set-guardian"),
+        ("revoke", {"patient": patient.address, "grantee": TELERADIOLOGY.address, "recordId": "0x" + study.hex()},
+         "revoke"),
+        ("set-guardian", {"patient": patient.address, "guardian": guardian.address,
+                          "validUntil": consent.now() + 86400}, "set-guardian"),
         ("invalidate-signatures", {"patient": patient.address}, "invalidate-signatures"),
     ]  # fmt: skip
     for action, body, relay_action in steps:
@@ -200,7 +212,9 @@ def test_a_stranger_cannot_sign_for_the_patient(service: PortalService, w3: Web3
     assert (refused.value.patient, refused.value.signer) == (actors.patient_signer.address, stranger.address)
 
 
-def test_a_signature_for_another_chain_is_refused(service: PortalService, w3: Web3, actors: Actors, study: bytes) -> None:
+def test_a_signature_for_another_chain_is_refused(
+    service: PortalService, w3: Web3, actors: Actors, study: bytes
+) -> None:
     (doc,) = service.prepare("grant", grant_body(actors.patient_signer, study))
     doc = copy.deepcopy(doc)
     doc["domain"]["chainId"] = 1
@@ -257,15 +271,24 @@ def test_requests_beyond_the_limit_per_patient_are_refused(
 
 
 def test_overview_shows_records_grants_by_whom_break_glass_and_accesses_in_plain_words(
-    service: PortalService, consent: ConsentRegistryClient, actors: Actors, study: bytes, deployment: Deployment, w3: Web3
+    service: PortalService,
+    consent: ConsentRegistryClient,
+    actors: Actors,
+    study: bytes,
+    deployment: Deployment,
+    w3: Web3,
 ) -> None:
     patient, guardian = actors.patient_signer, actors.guardian_signer
-    (appoint,) = service.prepare("set-guardian", {"patient": patient.address, "guardian": guardian.address, "validUntil": consent.now() + 86400})
+    (appoint,) = service.prepare(
+        "set-guardian", {"patient": patient.address, "guardian": guardian.address, "validUntil": consent.now() + 86400}
+    )
     relay_one(service, "set-guardian", appoint, patient)
     (doc,) = service.prepare("grant", grant_body(patient, study, signer=guardian.address))
     relay_one(service, "grant", doc, guardian)
     deployment.consent(w3, actors.emergency).break_glass(patient.address, 7)
-    deployment.consent(w3, actors.site).record_access(TELERADIOLOGY.address, study, int(Scope.IMAGES), int(Purpose.TREAT))
+    deployment.consent(w3, actors.site).record_access(
+        TELERADIOLOGY.address, study, int(Scope.IMAGES), int(Purpose.TREAT)
+    )
 
     view = service.overview(patient.address).as_json()
     assert view["isPatientHere"] is True
@@ -275,7 +298,9 @@ def test_overview_shows_records_grants_by_whom_break_glass_and_accesses_in_plain
     assert grant["granteeName"] == "Northside Teleradiology"
     assert (grant["scopes"], grant["purposes"], grant["until"]) == (["images", "reports"], ["treatment"], "no end date")
     assert (grant["grantedBy"], grant["actor"]) == ("guardian", guardian.address)
-    assert grant["summary"].startswith("Northside Teleradiology may see the images and reports of imaging study registered")
+    assert grant["summary"].startswith(
+        "Northside Teleradiology may see the images and reports of imaging study registered"
+    )
     (guardian_row,) = view["guardians"]
     assert guardian_row["guardian"] == guardian.address
     (glass,) = view["breakGlass"]
@@ -329,7 +354,9 @@ def test_revocation_receipt_describes_the_withdrawn_grant_as_inactive(
     patient = actors.patient_signer
     (doc,) = service.prepare("grant", grant_body(patient, study))
     relay_one(service, "grant", doc, patient)
-    (revoke,) = service.prepare("revoke", {"patient": patient.address, "grantee": TELERADIOLOGY.address, "recordId": "0x" + study.hex()})
+    (revoke,) = service.prepare(
+        "revoke", {"patient": patient.address, "grantee": TELERADIOLOGY.address, "recordId": "0x" + study.hex()}
+    )
     receipt = service.receipt(relay_one(service, "revoke", revoke, patient)["txHash"])
     assert receipt["fhir"]["status"] == "inactive"
     assert receipt["terms"]["revoked"]["scopes"] == int(Scope.IMAGES | Scope.REPORTS)
@@ -372,7 +399,11 @@ def test_relay_answers_with_the_hash_then_the_outcome_and_the_receipt_download(
     with TestClient(create_app(service)) as client:
         site = client.get("/api/site").json()
         assert site["chainId"] == w3.eth.chain_id
-        assert {"name": "Northside Teleradiology", "address": TELERADIOLOGY.address, "kind": "teleradiology group"} in site["directory"]
+        assert {
+            "name": "Northside Teleradiology",
+            "address": TELERADIOLOGY.address,
+            "kind": "teleradiology group",
+        } in site["directory"]
         (doc,) = client.post("/api/prepare/grant", json=grant_body(patient, study)).json()["typedData"]
         sent = client.post("/relay/grant", json=signed_request(doc, "0x" + patient.sign_typed_data(doc).hex()))
         assert sent.status_code == 202
@@ -416,10 +447,13 @@ def test_configuration_reads_the_directory_and_refuses_inline_keys(tmp_path: Pat
     config.write_text(
         '[portal]\nsite_name = "Example Imaging Centre"\n[chain]\nrpc_url = "http://127.0.0.1:8545"\n'
         f'consent = "{TELERADIOLOGY.address}"\n'
-        f'[[directory]]\nname = "Northside Teleradiology"\nkind = "teleradiology group"\naddress = "{TELERADIOLOGY.address}"\n'
+        '[[directory]]\nname = "Northside Teleradiology"\nkind = "teleradiology group"\n'
+        f'address = "{TELERADIOLOGY.address}"\n'
     )
     loaded = load_settings(config)
-    assert loaded.directory == (DirectoryEntry("Northside Teleradiology", TELERADIOLOGY.address, "teleradiology group"),)
+    assert loaded.directory == (
+        DirectoryEntry("Northside Teleradiology", TELERADIOLOGY.address, "teleradiology group"),
+    )
     assert loaded.state_dir == tmp_path / "portal-state"
     config.write_text('[relayer]\nkey = "0x' + "11" * 32 + '"\n')
     with pytest.raises(ConfigurationError):

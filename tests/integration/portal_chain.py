@@ -17,7 +17,15 @@ from tests.integration.conftest import AnvilNode
 from tests.support import register_record
 
 SITE_URL = "https://gateway.portal-site.example/dicomweb"
-SAFE_ARTIFACTS = Path(__file__).resolve().parents[2] / "node_modules" / "@safe-global" / "safe-contracts" / "build" / "artifacts" / "contracts"
+SAFE_ARTIFACTS = (
+    Path(__file__).resolve().parents[2]
+    / "node_modules"
+    / "@safe-global"
+    / "safe-contracts"
+    / "build"
+    / "artifacts"
+    / "contracts"
+)
 
 
 @dataclass

@@ -100,11 +100,13 @@ def portal_url(chain: PortalChain, tmp_path: Path) -> Iterator[str]:
         f'[portal]\nsite_name = "Example Imaging Centre"\nlisten_port = {port}\nstate_dir = "state"\n'
         f'[chain]\nrpc_url = "{chain.anvil.url}"\nconsent = "{d.consent_registry}"\nrecords = "{d.record_registry}"\n'
         f'[relayer]\nkey_env = "{RELAYER_KEY_ENV}"\n'
-        f'[[directory]]\nname = "Northside Teleradiology"\nkind = "teleradiology group"\naddress = "{TELERADIOLOGY.address}"\n'
+        '[[directory]]\nname = "Northside Teleradiology"\nkind = "teleradiology group"\n'
+        f'address = "{TELERADIOLOGY.address}"\n'
     )
     env = {**os.environ, RELAYER_KEY_ENV: "0x" + dev_key(1).account.key.hex()}
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "radledger"), "portal", "serve", "--config", str(config), "--log-level", "warning"],
+        [str(Path(sys.executable).parent / "radledger"), "portal", "serve", "--config", str(config),
+         "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -157,7 +159,9 @@ def test_patient_grants_and_revokes_in_a_real_browser_and_the_chain_follows(
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
             page = context.new_page()
-            page.expose_function("radledgerTestSign", lambda document: wallet.sign(patient, json.loads(document), "metamask"))
+            page.expose_function(
+                "radledgerTestSign", lambda document: wallet.sign(patient, json.loads(document), "metamask")
+            )
             page.add_init_script(WALLET_SCRIPT % {"chain": "0x1", "account": patient.address})
             page.goto(portal_url)
             expect(page.locator(".site-name").first).to_have_text("Example Imaging Centre")
@@ -193,7 +197,9 @@ def test_patient_grants_and_revokes_in_a_real_browser_and_the_chain_follows(
             page.get_by_label("Which records").select_option(value="0x" + study.hex())
             page.get_by_role("button", name="Sign and give access").click()
             expect(page.get_by_role("status")).to_contain_text("Done: recorded in block", timeout=30_000)
-            expect(page.locator("#grants")).to_contain_text("Northside Teleradiology may see the images of imaging study")
+            expect(page.locator("#grants")).to_contain_text(
+                "Northside Teleradiology may see the images of imaging study"
+            )
             assert access()
             page.screenshot(path=str(ARTIFACTS_DIR / "portal-390px.png"), full_page=True)
 
@@ -209,9 +215,13 @@ def test_patient_grants_and_revokes_in_a_real_browser_and_the_chain_follows(
             # The patient rejects the revocation in the wallet: nothing happens.
             block = w3.eth.block_number
             page.evaluate("window.__testWallet.reject = true")
-            withdraw = page.get_by_role("button", name="Withdraw access of Northside Teleradiology to imaging study", exact=False)
+            withdraw = page.get_by_role(
+                "button", name="Withdraw access of Northside Teleradiology to imaging study", exact=False
+            )
             withdraw.click()
-            expect(page.get_by_role("alert")).to_have_text("You cancelled the signature. Nothing was sent and nothing changed.")
+            expect(page.get_by_role("alert")).to_have_text(
+                "You cancelled the signature. Nothing was sent and nothing changed."
+            )
             assert access() and w3.eth.block_number == block
 
             # Then signs it: the grant is gone from the page and from the chain.

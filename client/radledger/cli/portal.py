@@ -42,7 +42,10 @@ def serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     service = PortalService.from_settings(settings)
     host, port = args.host or settings.listen_host, args.port or settings.listen_port
-    print(f"radledger portal for {settings.site_name} on http://{host}:{port}/ (relaying as {service.relayer.address})", flush=True)
+    print(
+        f"radledger portal for {settings.site_name} on http://{host}:{port}/ (relaying as {service.relayer.address})",
+        flush=True,
+    )
     uvicorn.run(create_app(service), host=host, port=port, log_level=args.log_level, proxy_headers=True)
     return 0
 
@@ -60,7 +63,9 @@ def verify_receipt_cmd(args: argparse.Namespace) -> int:
         raise ValidationError(f"cannot read the receipt {args.receipt}: {exc}") from None
     verified = verify_receipt(connect(url), receipt)
     if args.json:
-        print_json({"ok": True, "txHash": verified.tx_hash, "blockNumber": verified.block_number, "event": verified.event})
+        print_json(
+            {"ok": True, "txHash": verified.tx_hash, "blockNumber": verified.block_number, "event": verified.event}
+        )
     else:
         print(f"receipt ok: {verified.event} in block {verified.block_number} (transaction {verified.tx_hash})")
     return 0

@@ -65,7 +65,9 @@ def _time(body: Mapping[str, Any], key: str, default: int) -> int:
     return validation.timestamp(value, key)
 
 
-def prepare(consent: ConsentRegistryClient, domain: Domain, action: str, body: Mapping[str, Any], lifetime: int) -> list[dict[str, Any]]:
+def prepare(
+    consent: ConsentRegistryClient, domain: Domain, action: str, body: Mapping[str, Any], lifetime: int
+) -> list[dict[str, Any]]:
     """The typed-data documents to sign for `action` (one, or one per grant for ``revoke-all``)."""
     patient = _address(body, "patient")
     signer = validation.nonzero_address(body.get("signer") or patient, "signer")
@@ -97,7 +99,9 @@ def prepare(consent: ConsentRegistryClient, domain: Domain, action: str, body: M
         if not active:
             raise ValidationError(f"{grantee} holds no grant of {patient} to revoke")
         return [
-            typed_data(domain, "Revoke", revoke_message(patient, grantee, s.record_id, signer, s.version, epoch, deadline))
+            typed_data(
+                domain, "Revoke", revoke_message(patient, grantee, s.record_id, signer, s.version, epoch, deadline)
+            )
             for s in active
         ]
     if action == "set-guardian":
@@ -106,7 +110,11 @@ def prepare(consent: ConsentRegistryClient, domain: Domain, action: str, body: M
         if valid_until and valid_until <= now:
             raise ValidationError("validUntil: a guardian's appointment must end in the future")
         version = consent.get_guardian(patient, guardian).version
-        return [typed_data(domain, "SetGuardian", guardian_message(patient, guardian, valid_until, version, epoch, deadline))]
+        return [
+            typed_data(
+                domain, "SetGuardian", guardian_message(patient, guardian, valid_until, version, epoch, deadline)
+            )
+        ]
     if action == "invalidate-signatures":
         message = {"patient": patient, "signer": signer, "epoch": epoch, "deadline": deadline}
         return [typed_data(domain, "InvalidateSignatures", message)]

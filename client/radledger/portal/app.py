@@ -77,7 +77,9 @@ def error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, ValidationError):
         return JSONResponse({"error": "bad-request", "reason": "invalid", "detail": str(exc)}, status_code=400)
     if isinstance(exc, UnknownTransaction):
-        return JSONResponse({"error": "not-found", "reason": "unknown-transaction", "detail": str(exc)}, status_code=404)
+        return JSONResponse(
+            {"error": "not-found", "reason": "unknown-transaction", "detail": str(exc)}, status_code=404
+        )
     if isinstance(exc, ChainError):
         return JSONResponse({"error": "bad-gateway", "reason": "node", "detail": str(exc)}, status_code=502)
     return JSONResponse({"error": "error", "reason": type(exc).__name__, "detail": str(exc)}, status_code=500)

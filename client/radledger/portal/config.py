@@ -130,14 +130,19 @@ def load_settings(path: Path | str) -> PortalSettings:
             site_name=str(portal.get("site_name", "this imaging site")),
             rpc_url=chain.get("rpc_url"),
             manifest=_path(base, chain["manifest"]) if "manifest" in chain else None,
-            records_address=validation.nonzero_address(chain["records"], "[chain] records") if "records" in chain else None,
-            consent_address=validation.nonzero_address(chain["consent"], "[chain] consent") if "consent" in chain else None,
+            records_address=validation.nonzero_address(chain["records"], "[chain] records")
+            if "records" in chain
+            else None,
+            consent_address=validation.nonzero_address(chain["consent"], "[chain] consent")
+            if "consent" in chain
+            else None,
             from_block=int(chain.get("from_block", 0)),
             key_env=str(relayer.get("key_env", DEFAULT_KEY_ENV)),
             keystore=_path(base, relayer["keystore"]) if "keystore" in relayer else None,
             keystore_password_env=str(relayer.get("password_env", DEFAULT_KEYSTORE_PASSWORD_ENV)),
             custodians=tuple(
-                validation.nonzero_address(a, f"[site] custodians[{i}]") for i, a in enumerate(site.get("custodians", []))
+                validation.nonzero_address(a, f"[site] custodians[{i}]")
+                for i, a in enumerate(site.get("custodians", []))
             ),
             directory=tuple(_entry(e, i) for i, e in enumerate(entries)),
             allow_any_patient=_bool(portal, "allow_any_patient", False),

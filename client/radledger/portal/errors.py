@@ -63,7 +63,9 @@ class DeadlinePassed(RelayRefused):
     reason = "expired"
 
     def __init__(self, deadline: int, now: int) -> None:
-        super().__init__(f"the signature expired (deadline {deadline}, chain time {now}); sign again", deadline=deadline, now=now)
+        super().__init__(
+            f"the signature expired (deadline {deadline}, chain time {now}); sign again", deadline=deadline, now=now
+        )
 
 
 class StaleVersion(RelayRefused):
@@ -120,7 +122,9 @@ class NotPatientOrGuardian(RelayRefused):
     reason = "not-patient-or-guardian"
 
     def __init__(self, patient: str, signer: str) -> None:
-        super().__init__(f"{signer} is neither {patient} nor a current guardian of theirs", patient=patient, signer=signer)
+        super().__init__(
+            f"{signer} is neither {patient} nor a current guardian of theirs", patient=patient, signer=signer
+        )
 
 
 class RejectedByContract(RelayRefused):
@@ -139,10 +143,14 @@ class RateLimited(RelayRefused):
 
     status = 429
     reason = "rate-limited"
+    retry_after: int
 
     def __init__(self, kind: str, key: str, retry_after: int) -> None:
         super().__init__(
-            f"too many requests for this {kind}; try again in {retry_after} s", kind=kind, key=key, retry_after=retry_after
+            f"too many requests for this {kind}; try again in {retry_after} s",
+            kind=kind,
+            key=key,
+            retry_after=retry_after,
         )
 
 

@@ -42,7 +42,12 @@ EVENT_OF = {
     "SetGuardian": "GuardianSet",
     "InvalidateSignatures": "SignaturesInvalidated",
 }
-ACTION_OF = {"Grant": "grant", "Revoke": "revoke", "SetGuardian": "set-guardian", "InvalidateSignatures": "invalidate-signatures"}
+ACTION_OF = {
+    "Grant": "grant",
+    "Revoke": "revoke",
+    "SetGuardian": "set-guardian",
+    "InvalidateSignatures": "invalidate-signatures",
+}
 
 
 def _hex(value: bytes) -> str:
@@ -94,7 +99,9 @@ def summary_of(terms: Mapping[str, Any], event_name: str, names: Mapping[str, st
     def who(address: str) -> str:
         return name(address) or short(address)
 
-    record = "all your records" if terms.get("recordId") == _hex(WILDCARD) else f"record {short(str(terms.get('recordId')))}"
+    record = (
+        "all your records" if terms.get("recordId") == _hex(WILDCARD) else f"record {short(str(terms.get('recordId')))}"
+    )
     if event_name == "ConsentGranted":
         until = "with no end date" if terms["validUntil"] >= FOREVER else f"until {day(terms['validUntil'])}"
         return (
@@ -110,7 +117,9 @@ def summary_of(terms: Mapping[str, Any], event_name: str, names: Mapping[str, st
     return "You invalidated every signature you had given and not yet used."
 
 
-def _fhir(chain_id: int, contract: str, event: ConsentEvent, tx: Mapping[str, Any], terms: Mapping[str, Any]) -> dict[str, Any] | None:
+def _fhir(
+    chain_id: int, contract: str, event: ConsentEvent, tx: Mapping[str, Any], terms: Mapping[str, Any]
+) -> dict[str, Any] | None:
     if event.name == "ConsentGranted":
         args, status = dict(event.args), "active"
     elif event.name == "ConsentRevoked" and "revoked" in terms:
@@ -216,7 +225,9 @@ def verify_receipt(w3: Web3, receipt: Mapping[str, Any]) -> VerifiedReceipt:
     stated = dict(receipt["terms"])
     prior = stated.get("revoked")
     if prior is not None:
-        before = consent.contract.functions.getGrant(stated["patient"], stated["grantee"], bytes.fromhex(stated["recordId"][2:]))
+        before = consent.contract.functions.getGrant(
+            stated["patient"], stated["grantee"], bytes.fromhex(stated["recordId"][2:])
+        )
         scopes, purposes, valid_from, valid_until, _, _ = before.call(block_identifier=int(mined["blockNumber"]) - 1)
         chain_prior = {"scopes": scopes, "purposes": purposes, "validFrom": valid_from, "validUntil": valid_until}
         if chain_prior != prior:
@@ -234,7 +245,9 @@ def verify_receipt(w3: Web3, receipt: Mapping[str, Any]) -> VerifiedReceipt:
     return VerifiedReceipt(tx["hash"], int(mined["blockNumber"]), event.name, chain_terms)
 
 
-def _check_signed(consent: ConsentRegistryClient, receipt: Mapping[str, Any], tx: Mapping[str, Any], event: ConsentEvent) -> None:
+def _check_signed(
+    consent: ConsentRegistryClient, receipt: Mapping[str, Any], tx: Mapping[str, Any], event: ConsentEvent
+) -> None:
     """The transaction carried the receipt's signed message: same call, same arguments, same signature."""
     try:
         signed = SignedMessage.from_json(json.dumps(receipt["signed"]))

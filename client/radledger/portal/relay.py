@@ -26,7 +26,7 @@ from web3.contract.contract import ContractFunction
 
 from radledger.chain import validation
 from radledger.chain.eip712 import Domain, SignedMessage, message_fields, typed_data
-from radledger.chain.errors import ContractError, TransactionReverted, ValidationError
+from radledger.chain.errors import ContractError, TransactionReverted
 from radledger.chain.transactions import Transactor, call
 from radledger.portal.errors import (
     BadSignature,
@@ -105,7 +105,9 @@ def parse_signed(action: str, body: Any) -> SignedMessage:
         raise MalformedRequest(f"/relay/{action} carries a {primary} message, not {document.get('primaryType')!r}")
     try:
         d = document["domain"]
-        domain = Domain(str(d["name"]), str(d["version"]), int(d["chainId"]), validation.address(d["verifyingContract"]))
+        domain = Domain(
+            str(d["name"]), str(d["version"]), int(d["chainId"]), validation.address(d["verifyingContract"])
+        )
         fields = message_fields(domain.name, primary)
         raw = document["message"]
         message: dict[str, Any] = {}
@@ -196,7 +198,7 @@ class Relay:
             return False
         data = _IS_VALID_SIGNATURE + _abi_bytes32_bytes(hash_, signature)
         try:
-            answer = bytes(self.consent.w3.eth.call({"to": signer, "data": "0x" + data.hex()}))
+            answer = bytes(self.consent.w3.eth.call({"to": signer, "data": data}))
         except Exception:
             return False
         return answer[:4] == ERC1271_MAGIC

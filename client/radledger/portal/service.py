@@ -123,7 +123,14 @@ class PortalService:
             "chainIdHex": hex(self.domain.chain_id),
             "consentRegistry": self.domain.verifying_contract,
             "directory": self.directory().as_json(),
-            "scopes": [{"name": n, "text": t} for n, t in zip(actions.SCOPE_NAMES, ("images", "reports", "safety profile (contrast allergy, implants)"), strict=True)],
+            "scopes": [
+                {"name": n, "text": t}
+                for n, t in zip(
+                    actions.SCOPE_NAMES,
+                    ("images", "reports", "safety profile (contrast allergy, implants)"),
+                    strict=True,
+                )
+            ],
             "purposes": [
                 {"name": "TREAT", "text": "treatment"},
                 {"name": "HPAYMT", "text": "payment"},
@@ -169,7 +176,12 @@ class PortalService:
                 sub.tx_hash, first.patient, first.signer, client, [(c.signed, _prior(c)) for c in sub.messages]
             )
         return [
-            {"txHash": s.tx_hash, "status": "pending", "outcome": f"/relay/tx/{s.tx_hash}", "actions": [c.primary_type for c in s.messages]}
+            {
+                "txHash": s.tx_hash,
+                "status": "pending",
+                "outcome": f"/relay/tx/{s.tx_hash}",
+                "actions": [c.primary_type for c in s.messages],
+            }
             for s in submissions
         ]
 
@@ -205,7 +217,7 @@ class PortalService:
         except TransactionNotFound:
             raise UnknownTransaction(f"{tx_hash} (not mined yet)") from None
         item = stored.messages[position]
-        names = {a: e.name for a, e in self.directory().entries.items()}
+        names: dict[str, str] = {str(a): e.name for a, e in self.directory().entries.items()}
         return build_receipt(self.consent, item.signed, mined, item.prior, names)
 
     def close(self) -> None:
@@ -220,7 +232,12 @@ def _prior(checked: CheckedMessage) -> dict[str, Any] | None:
     if checked.primary_type != "Revoke" or checked.prior is None:
         return None
     p = checked.prior
-    return {"scopes": int(p.scopes), "purposes": int(p.purposes), "validFrom": p.valid_from, "validUntil": p.valid_until}
+    return {
+        "scopes": int(p.scopes),
+        "purposes": int(p.purposes),
+        "validFrom": p.valid_from,
+        "validUntil": p.valid_until,
+    }
 
 
 __all__: Sequence[str] = ["PortalService", "SignedMessage", "deployment_of"]

@@ -56,7 +56,12 @@ class SubmissionStore:
         self._lock = threading.Lock()
 
     def add(
-        self, tx_hash: str, patient: str, signer: str, client: str, messages: list[tuple[SignedMessage, dict[str, Any] | None]]
+        self,
+        tx_hash: str,
+        patient: str,
+        signer: str,
+        client: str,
+        messages: list[tuple[SignedMessage, dict[str, Any] | None]],
     ) -> None:
         doc = json.dumps([{"signed": json.loads(s.to_json()), "prior": prior} for s, prior in messages])
         with self._lock:

@@ -18,10 +18,10 @@ from eth_typing import ChecksumAddress
 from radledger.audit.index import AuditIndex
 from radledger.audit.queries import RECORDS, ConsentChange, consent_history
 from radledger.chain import validation
+from radledger.portal.config import DirectoryEntry
 from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.records.client import RecordRegistryClient
-from radledger.portal.config import DirectoryEntry
 
 KIND_TEXT = {
     RecordKind.IMAGING_STUDY: "Imaging study",
@@ -187,7 +187,9 @@ class Overview:
         }
 
 
-def site_records(index: AuditIndex, patient: str, custodians: tuple[ChecksumAddress, ...]) -> list[tuple[bytes, int, ChecksumAddress]]:
+def site_records(
+    index: AuditIndex, patient: str, custodians: tuple[ChecksumAddress, ...]
+) -> list[tuple[bytes, int, ChecksumAddress]]:
     """(record id, registration time, custodian) of `patient`'s records registered by this site's custodians."""
     who = validation.address(patient, "patient")
     rows = index.events(["RecordRegistered"], contract=RECORDS, where={"t2": who})
@@ -274,15 +276,16 @@ def overview(
         )  # fmt: skip
     guardians = []
     for guardian in guardians_seen:
-        slot = consent.get_guardian(who, guardian)
-        if slot.is_current(now):
+        appointed = consent.get_guardian(who, guardian)
+        if appointed.is_current(now):
+            name = directory.name(appointed.guardian)
             guardians.append(
                 {
-                    "guardian": slot.guardian,
-                    "name": directory.name(slot.guardian),
-                    "validUntil": slot.valid_until,
-                    "until": day(slot.valid_until),
-                    "summary": f"{directory.name(slot.guardian)} may act for you until {day(slot.valid_until)}",
+                    "guardian": appointed.guardian,
+                    "name": name,
+                    "validUntil": appointed.valid_until,
+                    "until": day(appointed.valid_until),
+                    "summary": f"{name} may act for you until {day(appointed.valid_until)}",
                 }
             )
     return Overview(
