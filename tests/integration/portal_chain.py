@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_typing import ChecksumAddress
+from web3.logs import DISCARD
 
 from radledger.chain.transactions import Transactor
 from radledger.deployment.specs import Deployment, deploy_core
@@ -73,7 +74,7 @@ def deploy_safe(transactor: Transactor, owner: ChecksumAddress) -> ChecksumAddre
     factory_abi = safe_artifact("proxies/SafeProxyFactory.sol/SafeProxyFactory.json")["abi"]
     factory = w3.eth.contract(address=addresses["factory"], abi=factory_abi)
     receipt = transactor.send(factory.functions.createProxyWithNonce(addresses["singleton"], setup, 1))
-    (created,) = factory.events.ProxyCreation().process_receipt(receipt)
+    (created,) = factory.events.ProxyCreation().process_receipt(receipt, errors=DISCARD)  # other logs: the Safe's own
     return w3.to_checksum_address(created["args"]["proxy"])
 
 
