@@ -133,6 +133,13 @@ def consent_resources(
     return out
 
 
+def consent_resource(chain_id: int, row: EventRow, status: str = "active", version: str = "R5") -> Any:
+    """The validated ``Consent`` of one ``ConsentGranted`` event row (a patient's consent receipt, say)."""
+    consent_model, _, _ = _models(version)
+    builder = _consent_r5 if version == "R5" else _consent_r4b
+    return consent_model.model_validate(builder(chain_id, row, status))
+
+
 def _consent_common(chain_id: int, row: EventRow, status: str) -> dict[str, Any]:
     return {
         "resourceType": "Consent",

@@ -100,7 +100,21 @@ class Transactor:
         with node_errors():
             return self._send(fn, value, gas)
 
+    def submit(self, fn: ContractFunction, value: int = 0, gas: int | None = None) -> str:
+        """Send `fn` and return its transaction hash at once, without waiting (a relay that answers
+        with the hash first); the estimate runs first, so a call that would revert raises here."""
+        with node_errors():
+            return self._submit(fn, value, gas)
+
+    def wait(self, tx_hash: str, fn: ContractFunction | None = None) -> TxReceipt:
+        """The receipt of a submitted transaction; raise the decoded error if it reverted."""
+        with node_errors():
+            return self._wait(tx_hash, fn)
+
     def _send(self, fn: ContractFunction, value: int, gas: int | None) -> TxReceipt:
+        return self._wait(self._submit(fn, value, gas), fn)
+
+    def _submit(self, fn: ContractFunction, value: int, gas: int | None) -> str:
         params: TxParams = {"from": self.address, "value": Wei(value)}
         with decoded_reverts():
             estimate = fn.estimate_gas(params)
@@ -110,7 +124,7 @@ class Transactor:
         else:
             with decoded_reverts():
                 tx_hash = fn.transact(params).to_0x_hex()
-        return self._wait(tx_hash, fn)
+        return tx_hash
 
     def deploy(self, abi: Any, bytecode: str, *args: Any) -> TxReceipt:
         """Deploy a contract and wait for its receipt (`contractAddress`)."""

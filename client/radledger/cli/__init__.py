@@ -20,6 +20,7 @@ from radledger.cli import (
     gas_cmd,
     gateway_cmds,
     patient_cmds,
+    portal,
     preauth_cmds,
     site_cmds,
 )
@@ -35,6 +36,7 @@ COMMAND_MODULES = [
     gateway_cmds,
     audit_cmds,
     credential_cmds,
+    portal,
 ]
 
 
