@@ -27,10 +27,10 @@ RANKS: dict[str, int] = {
     "deployment": 2,
     "audit": 3,
     "gateway": 3,
-    "portal": 3,
-    "gas": 4,
-    "demo": 4,
-    "cli": 5,
+    "portal": 4,
+    "gas": 5,
+    "demo": 5,
+    "cli": 6,
 }
 """The layers, lowest first. Same rank, different subpackage: neither may import the other."""
 
