@@ -59,9 +59,9 @@ def deploy_with_brownie(network: Any) -> Any:
     from brownie._config import CONFIG
 
     from radledger.chain.transactions import Transactor
+    from radledger.deployment.deploy import deploy
     from radledger.deployment.manifest import manifest_path, standard_input_dir
     from radledger.deployment.setup_file import load_setup
-    from radledger.deployment.specs import deploy
 
     development = CONFIG.network_type == "development"
     transactor = Transactor(web3, _brownie_signer(network), poll_latency=0.05 if development else 0.5)

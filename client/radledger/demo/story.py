@@ -83,7 +83,8 @@ from radledger.demo.data import (
     synthetic_scanner,
     synthetic_study,
 )
-from radledger.deployment.specs import Deployment, deploy
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy
 from radledger.registries.common import Purpose, Scope
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis
@@ -501,7 +502,7 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     # 1. deployment and governance ------------------------------------------------------------
     story.part("1. Governance")
     before = story.mark()
-    deployment = deploy(a.governance, manifest_path=None).manifest.deployment()
+    deployment = Deployment.from_manifest(deploy(a.governance, manifest_path=None).manifest)
     records_gov = deployment.records(w3, a.governance)
     consent_gov = deployment.consent(w3, a.governance)
     creds_gov = deployment.credentials(w3, a.governance)

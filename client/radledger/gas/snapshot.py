@@ -38,10 +38,15 @@ from radledger.chain.contract import ContractClient
 from radledger.chain.errors import ConfigurationError, RadledgerError
 from radledger.chain.signers import KeySigner
 from radledger.chain.transactions import Transactor, decoded_reverts
-from radledger.deployment.specs import Deployment, deploy_core
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_core, deploy_credentials, deploy_preauth
 from radledger.registries.common import Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD
-from radledger.registries.credentials.client import CredentialRegistryClient, deploy_credentials
+from radledger.registries.credentials.client import CredentialRegistryClient
+from radledger.registries.credentials.types import AttestationRequest, RevocationReason
+from radledger.registries.preauth.client import PreauthRegistryClient, order_message
+from radledger.registries.preauth.commitments import ClinicalOpening, MemberOpening, claim_id
+from radledger.registries.preauth.types import ClaimStatus, Policy, PreauthStatus
 from radledger.registries.records.client import record_id
 
 ESTIMATOR_ENV = GAS_ESTIMATOR_ENV
@@ -260,7 +265,7 @@ def measure_consent(bench: Bench) -> dict[str, int]:
 
 def _credential_registry(bench: Bench) -> CredentialRegistryClient:
     """The deployment's CredentialRegistry sending as governance; deployed here when it has none."""
-    address = getattr(bench.deployment, "credential_registry", None)
+    address = bench.deployment.credential_registry
     if address:
         return CredentialRegistryClient(bench.w3, address, bench.governance)
     return deploy_credentials(bench.governance)
@@ -275,8 +280,6 @@ def _hold_roles(account: Transactor, needed: list[tuple[ContractClient, str]]) -
 
 @measurement("credentials")
 def measure_credentials(bench: Bench) -> dict[str, int]:
-    from radledger.registries.credentials.types import AttestationRequest, RevocationReason
-
     w3, governance = bench.w3, bench.governance
     # A fresh registry, so registerSchema pays for the first schema (its counter's slot too).
     creds = _credential_registry(bench)
@@ -326,14 +329,10 @@ def measure_credentials(bench: Bench) -> dict[str, int]:
 
 @measurement("preauth")
 def measure_preauth(bench: Bench) -> dict[str, int]:
-    from radledger.registries.preauth.client import PreauthRegistryClient, deploy_preauth, order_message
-    from radledger.registries.preauth.commitments import ClinicalOpening, MemberOpening, claim_id
-    from radledger.registries.preauth.types import ClaimStatus, Policy, PreauthStatus
-
     w3, governance = bench.w3, bench.governance
     # The deployment's registries once deploy.py lists them; deployed here until then.
     creds = _credential_registry(bench)
-    preauth_address = getattr(bench.deployment, "preauth_registry", None) or deploy_preauth(governance, creds.address)
+    preauth_address = bench.deployment.preauth_registry or deploy_preauth(governance, creds.address)
     preauth = PreauthRegistryClient(w3, preauth_address, governance)
     _hold_roles(
         governance,
