@@ -73,7 +73,7 @@ class Deployment:
             raise ConfigurationError("two contracts of the deployment share an address")
         unknown = set(self.start_blocks) - set(present)
         if unknown:
-            raise ConfigurationError(f"start blocks given for contracts without an address: {', '.join(unknown)}")
+            raise ConfigurationError(f"start blocks of contracts without an address: {', '.join(sorted(unknown))}")
         object.__setattr__(self, "start_blocks", {n: max(0, int(b)) for n, b in sorted(self.start_blocks.items())})
 
     # ------------------------------------------------------------------ queries
@@ -99,17 +99,13 @@ class Deployment:
         """The block contract `name` was created in: where its events start (0 when unknown)."""
         return self.start_blocks.get(name, 0)
 
-    @property
-    def first_block(self) -> int:
-        """The lowest start block of the deployment's contracts."""
-        return min((self.start_block(name) for name in self.addresses()), default=0)
-
     # ----------------------------------------------------------------- variants
 
     def with_contracts(self, addresses: Mapping[str, str]) -> Deployment:
         """This deployment and the contracts `addresses` names (name → address), read from block 0."""
         values: dict[str, Any] = {spec_of(name).address_field: address for name, address in addresses.items()}
-        return replace(self, **values)
+        starts = {name: block for name, block in self.start_blocks.items() if name not in addresses}
+        return replace(self, **values, start_blocks=starts)
 
     def linked(self, w3: Web3) -> Deployment:
         """This deployment with its RecordRegistry, when it has none, read from its ConsentRegistry
