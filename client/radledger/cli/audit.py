@@ -43,7 +43,7 @@ from radledger.deployment.manifest import manifest_path
 from radledger.deployment.networks import get_network
 from radledger.registries.parsing import parse_duration, parse_when
 
-ENV_AUDIT_DB = "RADLEDGER_AUDIT_DB"
+AUDIT_DB_ENV = "RADLEDGER_AUDIT_DB"
 DEFAULT_DB = "radledger-audit.sqlite"
 
 EXPORTS = (
@@ -147,7 +147,7 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     if any(a.dest == "db" for a in parser._actions):
         return
     parser.add_argument(
-        "--db", type=Path, metavar="PATH", help=f"the SQLite index (default: ${ENV_AUDIT_DB} or ./{DEFAULT_DB})"
+        "--db", type=Path, metavar="PATH", help=f"the SQLite index (default: ${AUDIT_DB_ENV} or ./{DEFAULT_DB})"
     )
 
 
@@ -167,7 +167,7 @@ def _add_output(
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db or os.environ.get(ENV_AUDIT_DB) or DEFAULT_DB)
+    return Path(args.db or os.environ.get(AUDIT_DB_ENV) or DEFAULT_DB)
 
 
 def _open_index(args: argparse.Namespace) -> AuditIndex:

@@ -19,6 +19,9 @@ from radledger.chain import validation
 from radledger.chain.errors import ConfigurationError, ValidationError
 from radledger.cli.options import add_group, add_json_option, add_parser, set_handler
 from radledger.cli.output import hex0x, print_json, show_time
+from radledger.gateway.reconcile import access_events, repair
+from radledger.gateway.reconcile import reconcile as compare
+from radledger.gateway.store import GatewayStore
 
 EXIT_INCONSISTENT = 3
 """`gateway reconcile` exit status when the log and the chain disagree."""
@@ -103,25 +106,11 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _patient_from_map(ctx: Any, upstream: Any, uid: str) -> str | None:
-    """The study's patient address from the site's patient map, by the study's DICOM PatientID."""
-    # the gateway extra (an optional dependency): imported only when this command runs
-    from radledger.gateway.ingest import load_patient_map
-
-    if ctx.settings.patient_map is None:
-        return None
-    patients = load_patient_map(ctx.settings.patient_map)
-    for result in await upstream.search("studies", {"StudyInstanceUID": uid, "includefield": "00100020"}):
-        values = result.get("00100020", {}).get("Value") or []
-        if values and str(values[0]) in patients:
-            return patients[str(values[0])]
-    return None
-
-
 def register_study(args: argparse.Namespace) -> int:
     # the gateway extra (an optional dependency): imported only when this command runs
     import anyio
 
+    from radledger.gateway.ingest import load_patient_map, patient_from_map
     from radledger.gateway.upstream import Upstream
 
     ctx = _context(args)
@@ -131,7 +120,8 @@ def register_study(args: argparse.Namespace) -> int:
         async with Upstream.open(ctx.settings.upstream) as upstream:
             who: str | None = patient
             if who is None and ctx.store.study(args.study) is None:
-                who = await _patient_from_map(ctx, upstream, args.study)
+                if ctx.settings.patient_map is not None:
+                    who = await patient_from_map(upstream, load_patient_map(ctx.settings.patient_map), args.study)
                 if who is None:
                     raise ValidationError(
                         f"study {args.study}: give --patient ADDRESS (no patient map entry for its PatientID)"
@@ -211,7 +201,6 @@ def watch(args: argparse.Namespace) -> int:
 def studies(args: argparse.Namespace) -> int:
     # the gateway extra (an optional dependency): imported only when this command runs
     from radledger.gateway.config import load_settings
-    from radledger.gateway.store import GatewayStore
 
     settings = load_settings(args.config)
     store = GatewayStore(settings.store_path)
@@ -240,10 +229,6 @@ def studies(args: argparse.Namespace) -> int:
 
 
 def reconcile(args: argparse.Namespace) -> int:
-    # the gateway extra (an optional dependency): imported only when this command runs
-    from radledger.gateway.reconcile import access_events, repair
-    from radledger.gateway.reconcile import reconcile as compare
-
     ctx = _context(args)
     try:
         custodian = ctx.custodian_address

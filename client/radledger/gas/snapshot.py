@@ -30,7 +30,6 @@ from web3.types import TxReceipt
 
 from radledger.chain.connection import (
     DEFAULT_START_TIMESTAMP,
-    GAS_ESTIMATOR_ENV,
     gas_estimator,
     in_process_chain,
 )
@@ -49,7 +48,6 @@ from radledger.registries.preauth.commitments import ClinicalOpening, MemberOpen
 from radledger.registries.preauth.types import ClaimStatus, Policy, PreauthStatus
 from radledger.registries.records.client import record_id
 
-ESTIMATOR_ENV = GAS_ESTIMATOR_ENV
 EXACT_ESTIMATOR = "eth.estimators.gas.binary_gas_search_exact"
 """py-evm's estimator that binary-searches to the exact gas (its default stops within 21,000)."""
 
