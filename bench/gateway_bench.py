@@ -96,7 +96,7 @@ def main() -> int:
     from radledger.chain.connection import DEFAULT_START_TIMESTAMP, in_process_chain, tester_private_keys
     from radledger.chain.signers import KeySigner, UnlockedAccount
     from radledger.chain.transactions import Transactor
-    from radledger.deployment.specs import deploy_core
+    from radledger.deployment.deploy import deploy_core
     from radledger.gateway.app import create_app
     from radledger.gateway.config import GatewaySettings
     from radledger.gateway.context import GatewayContext

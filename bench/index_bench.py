@@ -91,12 +91,11 @@ class Anvil:
 def build_history(node: Anvil, w3: Web3, wanted: int) -> tuple[Any, int]:
     """Deploy, then send transactions `TXS_PER_BLOCK` to a block with empty blocks between; returns the
     audit target (every contract deployed) and the number of events written."""
-    from radledger.audit import AuditTarget
     from radledger.chain.signers import UnlockedAccount
     from radledger.chain.transactions import Transactor
-    from radledger.deployment.specs import deploy_core
+    from radledger.deployment.deploy import deploy_core, deploy_credentials
     from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
-    from radledger.registries.credentials.client import CredentialRegistryClient, deploy_credentials
+    from radledger.registries.credentials.client import CredentialRegistryClient
 
     accounts = list(w3.eth.accounts)
     admin = Transactor(w3, UnlockedAccount(accounts[0]), poll_latency=0.01)
@@ -109,7 +108,7 @@ def build_history(node: Anvil, w3: Web3, wanted: int) -> tuple[Any, int]:
         creds = CredentialRegistryClient(w3, deployment.credential_registry, admin)
     else:  # an older deployment plan without CredentialRegistry
         creds = deploy_credentials(admin)
-    target = AuditTarget.from_deployment(deployment, {"CredentialRegistry": creds.address})
+    target = deployment.with_contracts({"CredentialRegistry": creds.address})
     schema = creds.register_schema("bench: CME credit", True, FOREVER).schema_id
     creds.authorize_issuer(schema, issuer)
 

@@ -18,7 +18,6 @@ RADLEDGER_SETUP names a setup file, RADLEDGER_HANDOFF_TO a new admin.
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 import sys
@@ -42,15 +41,12 @@ def _brownie_signer(network: Any) -> Any:
     from brownie import accounts
     from brownie._config import CONFIG
 
-    from radledger.chain.signers import KeySigner, UnlockedAccount
+    from radledger.chain.signers import UnlockedAccount, load_signer
+    from radledger.deployment.networks import DEPLOYER_KEY_ENV
 
     if CONFIG.network_type == "development":
         return UnlockedAccount(accounts[0].address)
-    keystore = os.environ.get("RADLEDGER_KEYSTORE")
-    if keystore:
-        password = os.environ.get("RADLEDGER_KEYSTORE_PASSWORD") or getpass.getpass(f"password for {keystore}: ")
-        return KeySigner.from_keystore(keystore, password)
-    return KeySigner.from_env("RADLEDGER_DEPLOYER_KEY")
+    return load_signer(DEPLOYER_KEY_ENV, os.environ.get("RADLEDGER_KEYSTORE") or None)
 
 
 def deploy_with_brownie(network: Any) -> Any:
@@ -59,9 +55,9 @@ def deploy_with_brownie(network: Any) -> Any:
     from brownie._config import CONFIG
 
     from radledger.chain.transactions import Transactor
+    from radledger.deployment.deploy import deploy
     from radledger.deployment.manifest import manifest_path, standard_input_dir
     from radledger.deployment.setup_file import load_setup
-    from radledger.deployment.specs import deploy
 
     development = CONFIG.network_type == "development"
     transactor = Transactor(web3, _brownie_signer(network), poll_latency=0.05 if development else 0.5)

@@ -21,7 +21,8 @@ from radledger.chain.artifacts import artifact_names, load_artifact
 from radledger.chain.connection import DEFAULT_START_TIMESTAMP, in_process_chain, tester_private_keys
 from radledger.chain.signers import KeySigner, UnlockedAccount
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import Deployment, deploy_core
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_core
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.records.client import RecordRegistryClient
 

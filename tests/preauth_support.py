@@ -18,8 +18,9 @@ from radledger.chain.connection import time_travel
 from radledger.chain.eip712 import sign
 from radledger.chain.signers import KeySigner, UnlockedAccount
 from radledger.chain.transactions import Transactor
-from radledger.registries.credentials.client import CredentialRegistryClient, deploy_credentials
-from radledger.registries.preauth.client import PreauthRegistryClient, deploy_preauth, order_message
+from radledger.deployment.deploy import deploy_credentials, deploy_preauth
+from radledger.registries.credentials.client import CredentialRegistryClient
+from radledger.registries.preauth.client import PreauthRegistryClient, order_message
 from radledger.registries.preauth.commitments import ClinicalOpening, MemberOpening, Opening
 from radledger.registries.preauth.types import Policy
 from tests.conftest import ARTIFACTS, Actors, named_key

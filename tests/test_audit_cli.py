@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from radledger.audit import AuditIndex, AuditTarget, sync
+from radledger.audit import AuditIndex, sync
 from radledger.audit.fhir import parse_resource
 from radledger.cli import main
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from tests.conftest import Actors
 from tests.preauth_support import World, world_base_fixture  # noqa: F401
 from tests.test_audit_queries import Story, story_fixture, story_index_fixture  # noqa: F401
@@ -28,7 +28,7 @@ def db(
     path = tmp_path_factory.mktemp("audit") / "audit.sqlite"
     extra = {"CredentialRegistry": world_base.creds.address, "PreauthRegistry": world_base.address}
     with AuditIndex(path) as index:
-        sync(chain, index, AuditTarget.from_deployment(deployment, extra))
+        sync(chain, index, deployment.with_contracts(extra))
     return path
 
 

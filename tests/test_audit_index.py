@@ -11,23 +11,19 @@ import pytest
 from web3 import Web3
 from web3.providers.base import BaseProvider
 
-from radledger.audit import AuditIndex, AuditTarget, sync
+from radledger.audit import AuditIndex, sync
 from radledger.audit import syncer as sync_module
 from radledger.chain import errors
 from radledger.chain.connection import time_travel
 from radledger.chain.events.decoding import EventDecoder, RawLog
 from radledger.chain.events.ranges import RangePlanner, RangeRefused, Refusal, RefusalKind, classify_refusal
 from radledger.chain.events.sources import InProcessLogSource, LogBatch, RpcLogSource
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.common import Purpose, Scope
 from radledger.registries.consent.client import WILDCARD
 from radledger.registries.records.client import RecordRegistryClient
 from tests.conftest import Actors
 from tests.support import register_record
-
-
-def target_of(deployment: Deployment) -> AuditTarget:
-    return AuditTarget.from_deployment(deployment)
 
 
 def chain_logs(w3: Web3, addresses: set[str], first: int = 0) -> list[tuple[int, str, str, str]]:
@@ -65,7 +61,7 @@ def test_sync_stores_every_log_of_the_deployment_decoded_with_its_provenance(
 ) -> None:
     some_history(w3, deployment, actors, records, "provenance")
     index = AuditIndex()
-    report = sync(w3, index, target_of(deployment))
+    report = sync(w3, index, deployment)
     addresses = set(deployment.addresses().values())
     expected = chain_logs(w3, addresses)
     stored = index.events()
@@ -96,7 +92,7 @@ def test_the_in_process_chain_is_read_without_eth_getlogs(
 
     monkeypatch.setattr(provider, "make_request", refuse_get_logs)
     index = AuditIndex()
-    report = sync(w3, index, target_of(deployment))
+    report = sync(w3, index, deployment)
     assert report.events == index.count() > 0
     assert isinstance(sync_module.source_for(w3), InProcessLogSource)
 
@@ -109,14 +105,14 @@ def test_a_sync_resumes_from_its_checkpoint_and_matches_one_full_sync(
     some_history(w3, deployment, actors, records, "resume 2")
     path = tmp_path / "audit.sqlite"
     with AuditIndex(path) as index:
-        first = sync(w3, index, target_of(deployment), to_block=middle)
+        first = sync(w3, index, deployment, to_block=middle)
         assert index.checkpoint == middle
     with AuditIndex(path) as index:
-        second = sync(w3, index, target_of(deployment))
+        second = sync(w3, index, deployment)
         assert second.from_block == middle + 1
         resumed = [(r.position, r.tx_hash) for r in index.events()]
     full = AuditIndex()
-    sync(w3, full, target_of(deployment))
+    sync(w3, full, deployment)
     assert resumed == [(r.position, r.tx_hash) for r in full.events()]
     assert first.events + second.events == full.count()
 
@@ -143,12 +139,12 @@ def test_an_interrupted_sync_keeps_whole_ranges_and_resumes(
     monkeypatch.setattr(sync_module, "IN_PROCESS_CHUNK", 4)
     index = AuditIndex()
     with pytest.raises(errors.ChainError):
-        sync(w3, index, target_of(deployment), source=FailingSource(w3, fail_on=3))
+        sync(w3, index, deployment, source=FailingSource(w3, fail_on=3))
     assert index.checkpoint == 7  # two whole ranges of four blocks: 0-3 and 4-7
     assert max(r.block_number for r in index.events()) <= 7
-    sync(w3, index, target_of(deployment))
+    sync(w3, index, deployment)
     full = AuditIndex()
-    sync(w3, full, target_of(deployment))
+    sync(w3, full, deployment)
     assert [r.position for r in index.events()] == [r.position for r in full.events()]
 
 
@@ -156,13 +152,13 @@ def test_a_contract_added_later_is_back_filled_from_its_first_block(
     w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient
 ) -> None:
     some_history(w3, deployment, actors, records, "backfill")
-    consent_only = AuditTarget(deployment.chain_id, {"ConsentRegistry": deployment.consent_registry})
+    consent_only = Deployment(deployment.chain_id, consent_registry=deployment.consent_registry)
     index = AuditIndex()
     sync(w3, index, consent_only)
     assert index.events(contract="RecordRegistry") == []
-    report = sync(w3, index, target_of(deployment))
+    report = sync(w3, index, deployment)
     full = AuditIndex()
-    sync(w3, full, target_of(deployment))
+    sync(w3, full, deployment)
     assert [(r.position, r.event) for r in index.events()] == [(r.position, r.event) for r in full.events()]
     assert report.events == len(index.events(contract="RecordRegistry"))
 
@@ -171,9 +167,9 @@ def test_an_index_of_another_chain_or_deployment_chain_is_refused(w3: Web3, depl
     index = AuditIndex()
     index.bind_chain(1)
     with pytest.raises(errors.ConfigurationError):
-        sync(w3, index, target_of(deployment))
+        sync(w3, index, deployment)
     with pytest.raises(errors.ConfigurationError):
-        sync(w3, AuditIndex(), AuditTarget(1, dict(deployment.addresses())))
+        sync(w3, AuditIndex(), Deployment.from_addresses(1, deployment.addresses()))
 
 
 def test_a_replaced_history_is_rewound_to_the_last_block_the_chain_still_has(
@@ -185,18 +181,18 @@ def test_a_replaced_history_is_rewound_to_the_last_block_the_chain_still_has(
     snapshot = w3.testing.snapshot()
     some_history(w3, deployment, actors, records, "fork A")
     index = AuditIndex()
-    sync(w3, index, target_of(deployment))
+    sync(w3, index, deployment)
     orphaned = {r.tx_hash for r in index.events() if r.block_number > fork_point}
     w3.testing.revert(snapshot)
     time_travel(w3, 5)  # a different timestamp: different blocks even for the same transactions
     some_history(w3, deployment, actors, records, "fork B")
-    report = sync(w3, index, target_of(deployment))
+    report = sync(w3, index, deployment)
     assert len(report.rewinds) == 1
     top, back = report.rewinds[0]
     assert top > fork_point and back <= fork_point
     assert not orphaned & {r.tx_hash for r in index.events()}
     fresh = AuditIndex()
-    sync(w3, fresh, target_of(deployment))
+    sync(w3, fresh, deployment)
     assert [(r.position, r.block_hash, r.tx_hash) for r in index.events()] == [
         (r.position, r.block_hash, r.tx_hash) for r in fresh.events()
     ]
@@ -205,7 +201,7 @@ def test_a_replaced_history_is_rewound_to_the_last_block_the_chain_still_has(
 def test_confirmations_keep_the_newest_blocks_out(w3: Web3, deployment: Deployment) -> None:
     time_travel(w3, 10)
     index = AuditIndex()
-    sync(w3, index, target_of(deployment), confirmations=3)
+    sync(w3, index, deployment, confirmations=3)
     assert index.checkpoint == w3.eth.block_number - 3
 
 

@@ -17,7 +17,7 @@ from radledger.audit import AuditIndex, audit_summary
 from radledger.audit.metrics import PayerMetrics, metrics_table, payer_metrics, plot_metrics, write_metrics_csv
 from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.state import credential_state, preauth_state
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.preauth.types import ClaimStatus
 from tests.preauth_support import MRI_LUMBAR, World, travel_to, world_base_fixture, world_fixture  # noqa: F401
 from tests.test_audit_queries import synced_index

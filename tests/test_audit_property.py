@@ -18,14 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from radledger.audit import AuditIndex, AuditTarget, sync
+from radledger.audit import AuditIndex, sync
 from radledger.audit.queries.consent import who_could_access
 from radledger.audit.state import consent_state, record_state
 from radledger.chain.connection import time_travel
 from radledger.chain.errors import RadledgerError
 from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.consent.events import GrantState, GuardianState
@@ -147,7 +147,7 @@ def test_state_rebuilt_from_the_index_equals_the_views(
             with contextlib.suppress(RadledgerError):  # refused by the contract or the client: nothing happened
                 run(op, people, records, accounts)
         index = AuditIndex()
-        sync(w3, index, AuditTarget.from_deployment(deployment))
+        sync(w3, index, deployment)
         assert_index_matches_views(index, people, records, checks)
     finally:
         w3.testing.revert(snapshot)

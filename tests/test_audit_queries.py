@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from radledger.audit import AuditIndex, AuditTarget, NotInIndex, sync
+from radledger.audit import AuditIndex, NotInIndex, sync
 from radledger.audit.queries.accesses import access_trail, break_glass_events
 from radledger.audit.queries.consent import consent_history, who_could_access
 from radledger.audit.queries.credentials import credential_history, credential_standing
 from radledger.audit.queries.preauth import payer_requests
 from radledger.chain.connection import time_travel
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.common import Purpose, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis
@@ -33,7 +33,7 @@ def synced_index(w3: Web3, deployment: Deployment, world: World | None = None) -
     """A fresh in-memory index of the deployment (and the preauth world's two contracts)."""
     extra = {"CredentialRegistry": world.creds.address, "PreauthRegistry": world.address} if world else None
     index = AuditIndex()
-    sync(w3, index, AuditTarget.from_deployment(deployment, extra))
+    sync(w3, index, deployment.with_contracts(extra or {}))
     return index
 
 

@@ -34,11 +34,12 @@ from radledger.chain.eip712 import Domain, SignedMessage, sign, typed_data
 from radledger.chain.signers import KeySigner
 from radledger.chain.transactions import Transactor
 from radledger.cli import build_parser, main
-from radledger.cli.options import parse_duration, parse_purposes, parse_scopes, parse_when
-from radledger.deployment.specs import Deployment, deploy_core
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_core
 from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient, grant_message
 from radledger.registries.consent.types import AccessBasis
+from radledger.registries.parsing import parse_duration, parse_purposes, parse_scopes, parse_when
 from radledger.registries.records.client import RecordRegistryClient, record_id
 from tests.conftest import ARTIFACTS, ROOT, named_key
 

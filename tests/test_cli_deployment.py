@@ -14,15 +14,14 @@ from web3 import Web3
 from radledger.chain.eip712 import SignedMessage
 from radledger.chain.errors import ConfigurationError, ValidationError
 from radledger.cli import main, options
-from radledger.cli.options import CONTRACT_OPTIONS, resolve_contracts
+from radledger.cli.options import CONTRACT_OPTIONS, deployment_from
+from radledger.deployment.addresses import Deployment
 from radledger.deployment.manifest import (
     ContractRecord,
     Manifest,
-    load_manifest,
     manifest_path,
     save_manifest,
 )
-from radledger.deployment.specs import Deployment
 from radledger.registries.credentials.client import CredentialRegistryClient
 from tests.conftest import Actors, named_key
 from tests.test_credentials_support import CredEnv
@@ -77,14 +76,15 @@ def test_each_contract_comes_from_its_option_else_the_manifest_else_its_variable
     )
     monkeypatch.setenv("RADLEDGER_CONSENT", address("22"))
     monkeypatch.setenv("RADLEDGER_PREAUTH", address("24"))
-    found = resolve_contracts(namespace(records_address=address("31"), deployment=manifest))
-    assert found.addresses == {
-        "records": address("31"),  # the option beats the manifest
-        "consent": address("12"),  # the manifest on the command line beats the environment
-        "preauth": address("24"),  # not in the manifest: the environment
+    found = deployment_from(namespace(records_address=address("31"), deployment=manifest))
+    assert found.addresses() == {
+        "RecordRegistry": address("31"),  # the option beats the manifest
+        "ConsentRegistry": address("12"),  # the manifest on the command line beats the environment
+        "PreauthRegistry": address("24"),  # not in the manifest: the environment
     }
-    assert (found.start_block("records"), found.start_block("consent"), found.start_block("preauth")) == (0, 6, 0)
-    assert found.manifest_path == manifest
+    starts = (found.start_block("RecordRegistry"), found.start_block("ConsentRegistry"))
+    assert (*starts, found.start_block("PreauthRegistry")) == (0, 6, 0)
+    assert found.source == manifest
 
 
 def test_an_address_in_the_environment_beats_the_manifest_in_the_environment(
@@ -97,9 +97,9 @@ def test_an_address_in_the_environment_beats_the_manifest_in_the_environment(
     )
     monkeypatch.setenv("RADLEDGER_DEPLOYMENT", str(manifest))
     monkeypatch.setenv("RADLEDGER_RECORDS", address("21"))
-    found = resolve_contracts(namespace())
-    assert found.addresses == {"records": address("21"), "credentials": address("13")}
-    assert found.start_blocks == {"credentials": 7}
+    found = deployment_from(namespace())
+    assert found.addresses() == {"RecordRegistry": address("21"), "CredentialRegistry": address("13")}
+    assert found.start_blocks == {"CredentialRegistry": 7}
 
 
 def test_a_folder_of_manifests_gives_the_one_of_the_chain(tmp_path: Path) -> None:
@@ -111,28 +111,28 @@ def test_a_folder_of_manifests_gives_the_one_of_the_chain(tmp_path: Path) -> Non
         asked.append(True)
         return CHAIN_ID
 
-    assert resolve_contracts(namespace(deployment=tmp_path), chain_id=node_chain).consent == address("12")
+    assert deployment_from(namespace(deployment=tmp_path), chain_id=node_chain).consent_registry == address("12")
     assert asked == [True]
-    assert resolve_contracts(namespace(deployment=tmp_path), chain_id=1).consent == address("99")
+    assert deployment_from(namespace(deployment=tmp_path), chain_id=1).consent_registry == address("99")
     with pytest.raises(ConfigurationError):
-        resolve_contracts(namespace(deployment=tmp_path))  # a folder needs the chain
+        deployment_from(namespace(deployment=tmp_path))  # a folder needs the chain
 
 
 def test_a_manifest_of_another_chain_is_refused(tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "m.json", 1, {"ConsentRegistry": (address("12"), 3)})
     with pytest.raises(ConfigurationError):
-        resolve_contracts(namespace(deployment=manifest), chain_id=CHAIN_ID)
+        deployment_from(namespace(deployment=manifest), chain_id=CHAIN_ID)
 
 
 def test_a_missing_contract_is_an_error_only_when_needed(tmp_path: Path) -> None:
-    found = resolve_contracts(namespace(consent_address=address("12")))
-    assert found.require("consent") == address("12")
+    found = deployment_from(namespace(consent_address=address("12")), chain_id=CHAIN_ID)
+    assert found.require("ConsentRegistry") == address("12")
     with pytest.raises(ConfigurationError):
-        found.require("credentials")
+        found.require("CredentialRegistry")
     with pytest.raises(ConfigurationError):
-        resolve_contracts(namespace(deployment=tmp_path / "missing.json"))
+        deployment_from(namespace(deployment=tmp_path / "missing.json"))
     with pytest.raises(ValidationError):
-        resolve_contracts(namespace(preauth_address="0x" + "00" * 20))
+        deployment_from(namespace(preauth_address="0x" + "00" * 20), chain_id=CHAIN_ID)
 
 
 # ------------------------------------------------------------------------ commands
@@ -198,7 +198,7 @@ def test_a_manifests_clients_read_events_from_each_contracts_creation_block(
             "CredentialRegistry": (cred_env.address, 4),
         },
     )
-    clients = load_manifest(path).clients(w3)
+    clients = Deployment.from_manifest(path).clients(w3)
     assert (clients.records.start_block, clients.consent.start_block, clients.credentials.start_block) == (2, 3, 4)
 
 

@@ -12,7 +12,9 @@ from web3 import Web3
 
 from radledger.chain import errors
 from radledger.chain.connection import time_travel
-from radledger.deployment.specs import DEFAULT_BREAK_GLASS_SECONDS, Deployment, deploy_contract
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_contract
+from radledger.deployment.plan import DEFAULT_BREAK_GLASS_SECONDS
 from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis, Grant, Guardian

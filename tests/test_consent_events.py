@@ -11,7 +11,7 @@ import pytest
 from web3 import Web3
 
 from radledger.chain.connection import time_travel
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.common import FOREVER, Purpose, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.consent.events import (

@@ -28,7 +28,8 @@ from radledger.chain.artifacts import load_artifact
 from radledger.chain.connection import time_travel
 from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import Deployment, deploy_contract
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_contract
 from radledger.registries.common import FOREVER, Purpose, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis

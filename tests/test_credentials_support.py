@@ -17,11 +17,11 @@ from web3 import Web3
 
 from radledger.chain.signers import KeySigner
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import Deployment, deploy_contract
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_contract, deploy_credentials
 from radledger.registries.credentials.client import (
     NO_MAXIMUM,
     CredentialRegistryClient,
-    deploy_credentials,
     device_id,
 )
 from tests.conftest import ARTIFACTS, Actors, named_key

@@ -14,6 +14,8 @@ from radledger.chain.connection import in_process_chain
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy, deploy_core, plan_deployment
 from radledger.deployment.manifest import (
     Manifest,
     load_manifest,
@@ -22,7 +24,6 @@ from radledger.deployment.manifest import (
     standard_input_dir,
 )
 from radledger.deployment.setup_file import parse_setup
-from radledger.deployment.specs import deploy, deploy_core, plan_deployment
 from radledger.deployment.verification import verify_deployment
 
 
@@ -135,7 +136,7 @@ def test_setup_registers_custodians_and_emergency_accounts_and_skips_what_the_ch
 ) -> None:
     path = deployed
     deployer, site, other, emergency = (account(chain, i) for i in (0, 1, 2, 5))
-    clients = load_manifest(path).clients(chain, deployer)
+    clients = Deployment.from_manifest(path).clients(chain, deployer)
     clients.records.register_custodian(site.address, "https://gateway.site-a.example/dicomweb")  # done by hand
     setup = parse_setup(
         {
@@ -182,7 +183,7 @@ def test_setup_registers_schemas_authorizes_issuers_by_schema_name_and_registers
         f"setup:CredentialRegistry:authorizeIssuer:radledger test: state medical license:{board.address}",
         f"setup:PreauthRegistry:registerPayer:{payer.address}",
     ]
-    clients = load_manifest(path).clients(chain)
+    clients = Deployment.from_manifest(path).clients(chain)
     schema = clients.credentials.schema_id_of("radledger test: state medical license")
     assert schema is not None and clients.credentials.is_authorized_issuer(schema, board.address)
     assert clients.preauth.is_payer(payer.address)
@@ -202,7 +203,7 @@ def test_handoff_leaves_the_new_admin_as_the_only_role_holder(chain: Web3, path:
     manifest = load_manifest(path)
     contracts = ("RecordRegistry", "ConsentRegistry", "CredentialRegistry", "PreauthRegistry")
     assert roles(manifest) == {(name, "DEFAULT_ADMIN_ROLE", multisig.address) for name in contracts}
-    clients = manifest.clients(chain)
+    clients = Deployment.from_manifest(manifest).clients(chain)
     for name in contracts:
         assert clients[name].has_role("DEFAULT_ADMIN_ROLE", multisig.address)
         assert not clients[name].has_role("DEFAULT_ADMIN_ROLE", deployer.address)
@@ -218,11 +219,13 @@ def test_the_deployer_never_renounces_admin_while_the_new_admin_lacks_it(chain: 
 
     def sabotage(step_id: str, manifest: Manifest) -> None:
         if step_id == "handoff:grant:ConsentRegistry:DEFAULT_ADMIN_ROLE:" + multisig.address:
-            manifest.clients(chain, deployer).records.revoke_role("DEFAULT_ADMIN_ROLE", multisig.address)
+            Deployment.from_manifest(manifest).clients(chain, deployer).records.revoke_role(
+                "DEFAULT_ADMIN_ROLE", multisig.address
+            )
 
     with pytest.raises(ConfigurationError, match="refusing to renounce RecordRegistry's admin role"):
         deploy(deployer, manifest_path=path, handoff_to=multisig.address, on_step=sabotage)
-    assert load_manifest(path).clients(chain).records.has_role("DEFAULT_ADMIN_ROLE", deployer.address)
+    assert Deployment.from_manifest(path).clients(chain).records.has_role("DEFAULT_ADMIN_ROLE", deployer.address)
 
 
 def test_a_manifest_of_other_artifacts_or_options_is_refused_unless_fresh(chain: Web3, deployed: Path) -> None:
@@ -292,7 +295,7 @@ def test_a_reverting_step_raises_the_decoded_error_and_records_nothing(chain: We
     path = deployed
     deployer, emergency = account(chain, 0), account(chain, 5)
     # The deployer gives up ConsentRegistry's admin role outside the deployment ...
-    load_manifest(path).clients(chain, deployer).consent.revoke_role("DEFAULT_ADMIN_ROLE", deployer.address)
+    Deployment.from_manifest(path).clients(chain, deployer).consent.revoke_role("DEFAULT_ADMIN_ROLE", deployer.address)
     recorded = path.read_bytes()
     # ... so a later setup step reverts: the contract's error, raised before anything is sent.
     setup = parse_setup({"emergency_accounts": [{"account": emergency.address}]})

@@ -16,6 +16,8 @@ from radledger.chain.connection import in_process_chain
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy
 from radledger.deployment.manifest import (
     ContractRecord,
     Manifest,
@@ -25,9 +27,7 @@ from radledger.deployment.manifest import (
     manifest_path,
     save_manifest,
 )
-from radledger.deployment.runner import contract_standard_input
-from radledger.deployment.specs import deploy
-from radledger.deployment.verification import masked, runtime_matches
+from radledger.deployment.runner import contract_standard_input, masked, runtime_matches
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.records.client import RecordRegistryClient
 
@@ -93,7 +93,7 @@ def test_one_call_gives_every_contract_wrapper_of_a_deployment(tmp_path: Path) -
     deploy(deployer, manifest_path=path)
     manifest = load_manifest(path)
 
-    clients = manifest.clients(w3, deployer)
+    clients = Deployment.from_manifest(manifest).clients(w3, deployer)
     assert (
         isinstance(clients.records, RecordRegistryClient)
         and clients.records.address == manifest.addresses["RecordRegistry"]
@@ -103,14 +103,14 @@ def test_one_call_gives_every_contract_wrapper_of_a_deployment(tmp_path: Path) -
     assert set(clients) == set(manifest.contracts)
     assert clients.consent.break_glass_duration() == 86400
     clients.records.register_custodian(w3.eth.accounts[1], "https://gateway.site-a.example/dicomweb")
-    reader = manifest.clients(w3)
+    reader = Deployment.from_manifest(manifest).clients(w3)
     assert reader.records.transactor is None and reader.records.custodian_count() == 1
     with pytest.raises(AttributeError, match="no 'payers' contract"):
         _ = clients.payers
 
     manifest.chain_id = 1
-    with pytest.raises(ConfigurationError, match="this manifest is for chain 1"):
-        manifest.clients(w3)
+    with pytest.raises(ConfigurationError, match="this deployment is for chain 1"):
+        Deployment.from_manifest(manifest).clients(w3)
 
 
 def test_each_contract_gets_the_compiler_input_of_exactly_its_sources() -> None:

@@ -10,7 +10,7 @@ import pytest
 from eth.estimators.gas import binary_gas_search_exact
 
 import radledger.gas as gas
-from radledger.chain.connection import in_process_chain
+from radledger.chain.connection import GAS_ESTIMATOR_ENV, in_process_chain
 from radledger.cli import main
 from tests.conftest import ROOT
 
@@ -109,10 +109,10 @@ def test_measurements_run_in_isolation_from_one_another(measured: dict[str, int]
 
 
 def test_measurement_selects_the_exact_estimator_and_restores_the_environment() -> None:
-    before = os.environ.get(gas.ESTIMATOR_ENV)
+    before = os.environ.get(GAS_ESTIMATOR_ENV)
     with gas.exact_estimator():
         assert gas.estimator_of(in_process_chain()) is binary_gas_search_exact
-    assert os.environ.get(gas.ESTIMATOR_ENV) == before
+    assert os.environ.get(GAS_ESTIMATOR_ENV) == before
     if before is None:
         assert gas.estimator_of(in_process_chain()) is not binary_gas_search_exact
 

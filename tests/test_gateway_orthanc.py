@@ -32,7 +32,7 @@ from radledger.chain.connection import time_travel
 from radledger.chain.eip712 import Domain
 from radledger.chain.signers import KeySigner
 from radledger.cli import main
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.gateway.app import create_app
 from radledger.gateway.config import GatewaySettings
 from radledger.gateway.consent_check import ConsentChecker

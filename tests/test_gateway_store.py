@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from web3 import Web3
 
+from radledger.chain.connection import tester_private_keys as chain_keys
 from radledger.chain.errors import ConfigurationError
+from radledger.cli import main
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.manifest import ContractRecord, Manifest, manifest_path, save_manifest
+from radledger.gateway import context as gateway_context
 from radledger.gateway.config import load_settings
+from radledger.gateway.context import GatewayContext
 from radledger.gateway.errors import SaltMismatch
 from radledger.gateway.ingest import compare, load_patient_map
 from radledger.gateway.store import GatewayStore, InstanceDigest, salt_id
-from radledger.registries.common import Purpose
+from radledger.registries.common import Purpose, Scope
 from radledger.registries.consent.types import AccessBasis
-from tests.conftest import named_key
-from tests.support import OTHER_SITE_SALT, SITE_SALT, synthetic_uid
+from tests.conftest import Actors, named_key
+from tests.support import OTHER_SITE_SALT, SITE_SALT, register_record, synthetic_uid
 
 PATIENT = named_key("patient").address
 GRANTEE = named_key("radiologist").address
@@ -146,3 +155,94 @@ def test_a_missing_password_variable_or_public_url_is_a_configuration_error(tmp_
         load_settings(write_config(tmp_path, BASE), environ={})
     with pytest.raises(ConfigurationError):
         load_settings(write_config(tmp_path, BASE.replace("public_url", "public_urls")), environ={})
+
+
+# ------------------------------------------------------------------------ start blocks
+
+
+def _trail_setup(w3: Web3, deployment: Deployment, actors: Actors, tmp_path: Path) -> tuple[Path, int]:
+    """A study of the site's map accessed on chain (recorded by the site), and a gateway configuration
+    whose manifest says ConsentRegistry was created in the block after the access; returns the
+    configuration and that block."""
+    uid = synthetic_uid("start block study")
+    rid = register_record(deployment.records(w3, actors.site), actors.patient.address, "start block study")
+    deployment.consent(w3, actors.patient).grant(
+        actors.patient.address, actors.grantee.address, rid, Scope.IMAGES, Purpose.TREAT
+    )
+    deployment.consent(w3, actors.site).record_access(actors.grantee.address, rid, Scope.IMAGES, Purpose.TREAT)
+    store = GatewayStore(tmp_path / "state" / "gateway.sqlite")
+    store.save_study(uid, rid, actors.patient.address, HASH, 1, instances(("2.25.1", 1)))
+    store.close()
+    consent_start = w3.eth.block_number + 1
+    chain_id = int(w3.eth.chain_id)
+    manifest = Manifest(
+        chain_id=chain_id, network="test", deployer=actors.admin.address, compiler_version="", options={}
+    )
+    for name, address, block in [
+        ("RecordRegistry", deployment.record_registry, 1),
+        ("ConsentRegistry", deployment.consent_registry, consent_start),
+    ]:
+        assert address is not None
+        manifest.contracts[name] = ContractRecord(address, None, block, [], f"contracts/{name}.sol", "0", "0x00")
+    save_manifest(manifest, manifest_path(tmp_path / "deployments", chain_id))
+    config = write_config(
+        tmp_path,
+        f"""
+        [gateway]
+        public_url = "https://gateway.site-a.example/dicomweb"
+        state_dir = "state"
+
+        [upstream]
+        url = "http://127.0.0.1:8042/dicom-web"
+
+        [chain]
+        rpc_url = "http://in-process.invalid:8545"
+        manifest = "deployments/{chain_id}.json"
+
+        [custodian]
+        key_env = "RL_TEST_GATEWAY_SITE_KEY"
+        """,
+    )
+    return config, consent_start
+
+
+@pytest.fixture
+def site_key(w3: Web3, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RL_TEST_GATEWAY_SITE_KEY", chain_keys(w3)[1].hex())
+    monkeypatch.setattr(gateway_context, "connect", lambda url, *a, **k: w3)
+
+
+def test_the_gateway_carries_the_manifests_start_blocks_to_its_clients(
+    w3: Web3, deployment: Deployment, actors: Actors, tmp_path: Path, site_key: None
+) -> None:
+    config, start = _trail_setup(w3, deployment, actors, tmp_path)
+    ctx = GatewayContext.from_settings(load_settings(config))
+    try:
+        assert ctx.deployment.start_blocks == {"RecordRegistry": 1, "ConsentRegistry": start}
+        assert (ctx.records().start_block, ctx.consent().start_block) == (1, start)
+        assert ctx.from_block == start
+    finally:
+        ctx.close()
+    with_from_block = replace(load_settings(config), from_block=0)
+    ctx = GatewayContext.from_settings(with_from_block)
+    try:
+        assert ctx.from_block == 0  # [chain] from_block, when given, comes first
+    finally:
+        ctx.close()
+
+
+def test_reconcile_reads_the_trail_from_the_consent_registrys_start_block(
+    w3: Web3,
+    deployment: Deployment,
+    actors: Actors,
+    tmp_path: Path,
+    site_key: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The manifest says ConsentRegistry starts after the recorded access: reconcile does not read it
+    (from block 0 it would, and would find it unexplained: the gateway's log never served it)."""
+    config, _ = _trail_setup(w3, deployment, actors, tmp_path)
+    assert main(["gateway", "reconcile", "--config", str(config), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["unexplained"] == []
+    assert main(["gateway", "reconcile", "--config", str(config), "--from-block", "0", "--json"]) == 3
+    assert len(json.loads(capsys.readouterr().out)["unexplained"]) == 1

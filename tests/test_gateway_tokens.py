@@ -12,7 +12,7 @@ from web3 import Web3
 
 from radledger.chain.eip712 import Domain, sign
 from radledger.chain.signers import KeySigner
-from radledger.deployment.specs import deploy_contract
+from radledger.deployment.deploy import deploy_contract
 from radledger.gateway.errors import (
     TokenAudienceMismatch,
     TokenBadSignature,

@@ -13,7 +13,7 @@ from radledger.chain import errors
 from radledger.chain.eip712 import Domain, sign
 from radledger.chain.errors import ValidationError
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import deploy_contract
+from radledger.deployment.deploy import deploy_contract
 from radledger.registries.preauth.client import (
     DecisionReason,
     DecisionTimeout,

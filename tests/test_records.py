@@ -9,7 +9,7 @@ from web3 import Web3
 
 from radledger.chain import errors
 from radledger.chain.connection import time_travel
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.common import RecordKind
 from radledger.registries.records.client import RecordRegistryClient, new_site_salt, record_id
 from radledger.registries.records.types import Custodian, Record

@@ -16,7 +16,8 @@ from radledger.chain import errors
 from radledger.chain.connection import time_travel
 from radledger.chain.eip712 import CONSENT_DOMAIN_NAME, CONSENT_DOMAIN_VERSION, Domain, SignedMessage, sign
 from radledger.chain.signers import KeySigner
-from radledger.deployment.specs import Deployment, deploy_contract
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_contract
 from radledger.registries.common import FOREVER, Purpose, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient, grant_message
 from radledger.registries.consent.types import AccessBasis

@@ -16,7 +16,7 @@ from radledger.chain import errors
 from radledger.chain.eip712 import SignedMessage, sign
 from radledger.chain.signers import KeySigner
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.common import FOREVER, Purpose, Scope
 from radledger.registries.consent.client import ConsentRegistryClient, grant_message
 from radledger.registries.records.client import RecordRegistryClient

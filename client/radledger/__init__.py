@@ -4,7 +4,7 @@ The public API, importable from ``radledger`` alone::
 
     from radledger import ConsentRegistryClient, Deployment, KeySigner, Purpose, Scope, deploy_core
 
-The layers underneath (docs/architecture.md): :mod:`radledger.chain` (connection, signers,
+The layers underneath: :mod:`radledger.chain` (connection, signers,
 transactions, artifacts, EIP-712, errors, event reading), :mod:`radledger.registries` (one typed
 client per contract), :mod:`radledger.deployment`, then :mod:`radledger.audit` and
 :mod:`radledger.gateway`, and at the top :mod:`radledger.cli` and :mod:`radledger.demo`.
@@ -16,7 +16,8 @@ from radledger.chain.connection import DEFAULT_START_TIMESTAMP, connect, in_proc
 from radledger.chain.errors import ContractError, RadledgerError, ValidationError
 from radledger.chain.signers import KeySigner, Signer, UnlockedAccount
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import Clients, Deployment, deploy, deploy_core
+from radledger.deployment.addresses import Clients, Deployment
+from radledger.deployment.deploy import deploy, deploy_core
 from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis, Grant, Guardian

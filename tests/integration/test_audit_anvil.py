@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from radledger.audit import AuditIndex, AuditTarget, sync
+from radledger.audit import AuditIndex, sync
 from radledger.chain.connection import connect
 from radledger.chain.events.ranges import RangePlanner
 from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
 from radledger.cli import main
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy, deploy_core
 from radledger.deployment.manifest import manifest_path
-from radledger.deployment.specs import Deployment, deploy, deploy_core
 from radledger.registries.common import Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD
 from tests.integration.conftest import CHAIN_ID, AnvilNode
@@ -92,7 +93,7 @@ def rows(index: AuditIndex) -> list[tuple[Any, ...]]:
     ids=["geth", "alchemy", "infura", "http-413", "no-block-times"],
 )
 def test_the_index_through_a_refusing_provider_equals_a_direct_sync(story: Chain, limits: Limits) -> None:
-    target = AuditTarget.from_deployment(story.deployment)
+    target = story.deployment
     direct = AuditIndex()
     sync(story.w3, direct, target)
     with LimitingProxy(f"http://127.0.0.1:{story.w3.provider.endpoint_uri.rsplit(':', 1)[1]}", limits) as proxy:  # type: ignore[attr-defined]
@@ -110,7 +111,7 @@ def test_the_index_through_a_refusing_provider_equals_a_direct_sync(story: Chain
 
 
 def test_a_reorg_is_rewound_and_the_index_ends_correct(story: Chain) -> None:
-    w3, target = story.w3, AuditTarget.from_deployment(story.deployment)
+    w3, target = story.w3, story.deployment
     fork_point = w3.eth.block_number
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     story.history("fork A", grants=8)
@@ -140,7 +141,7 @@ def test_cli_sync_reads_the_manifest_then_answers(
     w3 = connect(node.url, expected_chain_id=CHAIN_ID)
     deployer = Transactor(w3, UnlockedAccount(w3.eth.accounts[0]), poll_latency=0.01, timeout=30)
     result = deploy(deployer, manifest_path=manifest_path(tmp_path, CHAIN_ID), network="anvil")
-    deployment = result.manifest.deployment()
+    deployment = Deployment.from_manifest(result.manifest)
     chain = Chain(w3, deployment, list(w3.eth.accounts))
     deployment.records(w3, deployer).register_custodian(chain.accounts[1], "https://gateway.site.example/dicomweb")
     deployment.consent(w3, deployer).grant_role("BREAK_GLASS_ROLE", chain.accounts[9])

@@ -13,10 +13,11 @@ import pytest
 from radledger.chain import errors
 from radledger.chain.errors import ConfigurationError
 from radledger.cli import main
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy, plan_deployment
 from radledger.deployment.manifest import load_manifest, manifest_path
 from radledger.deployment.networks import get_network
 from radledger.deployment.setup_file import parse_setup
-from radledger.deployment.specs import deploy, plan_deployment
 from radledger.deployment.verification import verify_deployment
 from tests.integration.conftest import CHAIN_ID, ROOT, AnvilNode, dev_key
 
@@ -71,7 +72,7 @@ def test_script_deploys_sets_up_hands_over_and_records_a_verifiable_manifest(
         *((name, "DEFAULT_ADMIN_ROLE", NEW_ADMIN) for name in CONTRACT_NAMES),
         ("ConsentRegistry", "BREAK_GLASS_ROLE", EMERGENCY),
     }
-    clients = manifest.clients(w3)
+    clients = Deployment.from_manifest(manifest).clients(w3)
     assert clients.records.get_custodian(SITE).gateway_url == "https://gateway.northside-imaging.example/dicomweb"
     assert not clients.consent.has_role("DEFAULT_ADMIN_ROLE", manifest.deployer)
     assert verify_deployment(w3, manifest).ok
@@ -129,7 +130,7 @@ def test_verify_deployment_flags_a_role_granted_outside_the_manifest(anvil: Anvi
     w3 = deployer.w3
     assert verify_deployment(w3, manifest).ok
 
-    manifest.clients(w3, deployer).consent.grant_role("BREAK_GLASS_ROLE", EMERGENCY)
+    Deployment.from_manifest(manifest).clients(w3, deployer).consent.grant_role("BREAK_GLASS_ROLE", EMERGENCY)
     report = verify_deployment(w3, load_manifest(path))
     assert [(c.subject, c.detail) for c in report.failures] == [
         (f"ConsentRegistry BREAK_GLASS_ROLE held by {EMERGENCY}", "not in the manifest")

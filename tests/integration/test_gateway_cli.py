@@ -19,9 +19,10 @@ import pydicom
 import pytest
 
 from radledger.cli import main
-from radledger.deployment.manifest import load_manifest, manifest_path
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy
+from radledger.deployment.manifest import manifest_path
 from radledger.deployment.setup_file import parse_setup
-from radledger.deployment.specs import deploy
 from radledger.gateway.orthanc import LocalOrthanc, find_orthanc, free_port, missing_reason
 from radledger.gateway.orthanc import required as orthanc_required
 from radledger.gateway.synthetic import synthetic_study
@@ -88,7 +89,7 @@ patient_map = "patients.csv"
     )
     assert main(["salt", "new", str(folder / "site.salt")]) == 0
     w3 = anvil.w3()
-    consent = load_manifest(manifest).clients(w3).consent
+    consent = Deployment.from_manifest(manifest).clients(w3).consent
     try:
         yield SiteSetup(config, public_url, port, orthanc, consent, anvil)
     finally:

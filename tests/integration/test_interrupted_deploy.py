@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from radledger.chain.errors import ChainError, ConfigurationError
+from radledger.deployment.deploy import deploy
 from radledger.deployment.manifest import Manifest, load_manifest, manifest_path
 from radledger.deployment.setup_file import parse_setup
-from radledger.deployment.specs import deploy
 from radledger.deployment.verification import verify_deployment
 from tests.integration.conftest import CHAIN_ID, AnvilNode, dev_key
 

@@ -14,9 +14,10 @@ from web3 import Web3
 from radledger.chain import errors
 from radledger.chain.signers import KeySigner
 from radledger.chain.transactions import Transactor
-from radledger.deployment.manifest import load_manifest, manifest_path
+from radledger.deployment.addresses import Clients, Deployment
+from radledger.deployment.deploy import deploy
+from radledger.deployment.manifest import manifest_path
 from radledger.deployment.setup_file import parse_setup
-from radledger.deployment.specs import Clients, deploy
 from radledger.registries.common import Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD
 from radledger.registries.consent.types import AccessBasis
@@ -43,7 +44,7 @@ def deployed(anvil: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 def clients_as(anvil: AnvilNode, deployed: Path, index: int) -> Clients:
     """Every wrapper of the deployment, from its manifest, sending as dev account `index`."""
-    return load_manifest(deployed).clients(anvil.w3(), anvil.transactor(index))
+    return Deployment.from_manifest(deployed).clients(anvil.w3(), anvil.transactor(index))
 
 
 def test_consent_story_over_http_with_locally_signed_transactions(anvil: AnvilNode, deployed: Path) -> None:

@@ -2,7 +2,7 @@
 FHIR exports and payer prior-authorization metrics. See docs/auditing.md.
 
     index = AuditIndex("audit.sqlite")
-    sync(w3, index, AuditTarget.from_manifest("deployments/11155111.json"), progress=True)
+    sync(w3, index, Deployment.from_manifest("deployments/11155111.json"), progress=True)
     who_could_access(index, record_id, at=timestamp).rights
     print(audit_summary(w3, deployment))          # the demo's closing auditor's view
 """
@@ -15,12 +15,10 @@ from radledger.audit.queries.consent import consent_history, who_could_access
 from radledger.audit.queries.credentials import credential_history, credential_standing
 from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.summary import audit_summary
-from radledger.audit.syncer import SyncReport, sync, sync_target
-from radledger.audit.target import AuditTarget
+from radledger.audit.syncer import SyncReport, sync
 
 __all__ = [
     "AuditIndex",
-    "AuditTarget",
     "EventRow",
     "NotInIndex",
     "SyncReport",
@@ -32,6 +30,5 @@ __all__ = [
     "credential_standing",
     "payer_requests",
     "sync",
-    "sync_target",
     "who_could_access",
 ]

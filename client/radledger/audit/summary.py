@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
 
 from web3 import Web3
 
@@ -17,19 +16,19 @@ from radledger.audit.queries.consent import who_could_access
 from radledger.audit.queries.credentials import credential_history
 from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.syncer import sync
-from radledger.audit.target import AuditTarget
+from radledger.deployment.addresses import Deployment
 
 
 def audit_summary(
     w3: Web3,
-    deployment: Any,
+    deployment: Deployment,
     extra: Mapping[str, str] | None = None,
     index: AuditIndex | None = None,
 ) -> str:
-    """Index every event of `deployment` (a Deployment, a manifest or an AuditTarget; `extra` adds
-    name → address pairs) and tell what an auditor sees: the events, consents, the access trail,
-    break-glass, credentials and payer metrics. Uses `index` when given, else an in-memory one."""
-    target = AuditTarget.from_deployment(deployment, dict(extra) if extra else None)
+    """Index every event of `deployment` (`extra` adds contracts, name → address) and tell what an
+    auditor sees: the events, consents, the access trail, break-glass, credentials and payer
+    metrics. Uses `index` when given, else an in-memory one."""
+    target = deployment.with_contracts(extra) if extra else deployment
     own = index is None
     index = index or AuditIndex()
     try:

@@ -27,12 +27,12 @@ from typing import Any
 from web3 import Web3
 
 from radledger.audit.index import AuditIndex
-from radledger.audit.target import AuditTarget
 from radledger.chain.connection import is_in_process
 from radledger.chain.errors import ChainError, ConfigurationError
 from radledger.chain.events.ranges import RangePlanner, RangeRefused
 from radledger.chain.events.reader import read_batches
 from radledger.chain.events.sources import LogSource, source_for
+from radledger.deployment.addresses import Deployment
 
 DEV_CHAIN_IDS = frozenset({31337, 1337})
 """anvil, hardhat and ganache: blocks are final when mined."""
@@ -82,7 +82,7 @@ def default_confirmations(w3: Web3, chain_id: int) -> int:
 def sync(
     w3: Web3,
     index: AuditIndex,
-    target: AuditTarget,
+    deployment: Deployment,
     *,
     source: LogSource | None = None,
     confirmations: int | None = None,
@@ -90,19 +90,23 @@ def sync(
     planner: RangePlanner | None = None,
     progress: bool = False,
 ) -> SyncReport:
-    """Bring `index` up to the chain's head (minus `confirmations`) for every contract of `target`."""
+    """Bring `index` up to the chain's head (minus `confirmations`) for every contract of `deployment`,
+    each read from its start block."""
+    contracts = deployment.addresses()
+    if not contracts:
+        raise ConfigurationError("nothing to audit: no contract address given")
     chain_id = int(w3.eth.chain_id)
-    if chain_id != target.chain_id:
-        raise ConfigurationError(f"the node is chain {chain_id}, the deployment is on chain {target.chain_id}")
+    if chain_id != deployment.chain_id:
+        raise ConfigurationError(f"the node is chain {chain_id}, the deployment is on chain {deployment.chain_id}")
     index.bind_chain(chain_id)
     source = source or source_for(w3)
     planner = planner or RangePlanner()
     depth = default_confirmations(w3, chain_id) if confirmations is None else confirmations
     if depth < 0:
         raise ConfigurationError("confirmations cannot be negative")
-    for name, address in target.contracts.items():
-        index.watch(name, address, target.start_block(name))
-    addresses = {str(a) for a in target.contracts.values()}
+    for name, address in sorted(contracts.items()):
+        index.watch(name, address, deployment.start_block(name))
+    addresses = {str(a) for a in contracts.values()}
     started = time.perf_counter()
     report = SyncReport(from_block=index.checkpoint + 1, to_block=index.checkpoint)
     calls_before = source.calls
@@ -206,22 +210,10 @@ def _progress_bar(index: AuditIndex, addresses: set[str], last: int, enabled: bo
     return tqdm(total=total, unit="block", desc="audit sync", file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
-def sync_target(
-    w3: Web3,
-    index: AuditIndex,
-    deployment: Any,
-    extra: dict[str, str] | None = None,
-    **kwargs: Any,
-) -> SyncReport:
-    """:func:`sync` for a Deployment, a manifest or an AuditTarget (see :meth:`AuditTarget.from_deployment`)."""
-    return sync(w3, index, AuditTarget.from_deployment(deployment, extra), **kwargs)
-
-
 __all__: Sequence[str] = [
     "DEFAULT_CONFIRMATIONS",
     "SyncReport",
     "default_confirmations",
     "sync",
-    "sync_target",
     "verify",
 ]

@@ -17,6 +17,10 @@ from radledger.chain.errors import SignerError
 from radledger.chain.events.reader import ContractEvents
 from radledger.chain.transactions import Transactor, call
 
+SIGNATURE_LIFETIME = 24 * 3600
+"""How long a signed message may be relayed when no deadline is given, in seconds (the library's
+default and the command line's ``--deadline`` default alike)."""
+
 
 class ContractClient:
     """A deployed contract with reads for anyone and writes for the transactor's signer."""
@@ -88,16 +92,14 @@ class ContractClient:
 class SigningContractClient(ContractClient):
     """A contract that also acts on EIP-712 signatures (its domain read through ERC-5267)."""
 
-    DEFAULT_SIGNATURE_LIFETIME = 3600
-    """How long a signature made without a deadline may be relayed, in seconds."""
-
     def domain(self) -> Domain:
         """The contract's EIP-712 domain (ERC-5267)."""
         _, name, version, chain_id, contract, _, _ = self._call("eip712Domain")
         return Domain(name, version, chain_id, contract)
 
     def _deadline(self, deadline: int | None) -> int:
-        """A signature's deadline: the one given (checked against the chain's time), else an hour from now."""
+        """A signature's deadline: the one given (checked against the chain's time), else
+        :data:`SIGNATURE_LIFETIME` from now."""
         if deadline is None:
-            return self.now() + self.DEFAULT_SIGNATURE_LIFETIME
+            return self.now() + SIGNATURE_LIFETIME
         return validation.deadline(deadline, self.now())

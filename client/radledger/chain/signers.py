@@ -1,12 +1,15 @@
 """Who signs: an unlocked account of the in-process chain, a private key, or an encrypted keystore.
 
-Keys come from environment variables or keystore files, never from command-line arguments.
+Keys come from environment variables or keystore files, never from command-line arguments:
+:func:`load_signer` reads one (the CLI's --key-env / --keystore, a gateway's [custodian] section).
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +22,14 @@ from eth_utils import to_checksum_address
 
 from radledger.chain.errors import SignerError
 from radledger.chain.files import write_private
+
+SIGNER_KEY_ENV = "RADLEDGER_PRIVATE_KEY"
+"""The environment variable holding a signer's key when no other is named (a site, a patient, an issuer...)."""
+KEYSTORE_PASSWORD_ENV = "RADLEDGER_KEYSTORE_PASSWORD"
+"""The environment variable holding a keystore's password when no other is named."""
+
+_KEY_LIKE = re.compile(r"^(0[xX])?[0-9a-fA-F]{32,}$")
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Signer(Protocol):
@@ -122,3 +133,45 @@ class KeySigner:
 
     def sign_transaction(self, tx: dict[str, Any]) -> bytes:
         return bytes(self.account.sign_transaction(tx).raw_transaction)
+
+
+def load_signer(
+    key_env: str | None = None,
+    keystore: Path | str | None = None,
+    *,
+    password_env: str = KEYSTORE_PASSWORD_ENV,
+    prompt: bool = True,
+) -> KeySigner:
+    """The key of encrypted `keystore` (its password from `password_env`, else, with `prompt`, asked
+    for), else the key in environment variable `key_env` (default :data:`SIGNER_KEY_ENV`).
+
+    A key given where a variable's name or a file's path belongs is refused without being echoed.
+    """
+    if keystore:
+        path = Path(keystore)
+        if not path.is_file():
+            if _looks_like_key(str(keystore)):
+                raise SignerError("--keystore takes the path of a keystore file: a key is never accepted as an option")
+            raise SignerError(f"keystore {path} does not exist")
+        password = os.environ.get(password_env)
+        if password is None:
+            if not prompt:
+                raise SignerError(f"no password for {path}: set {password_env}")
+            try:
+                password = getpass.getpass(f"password for {path}: ")
+            except (EOFError, OSError) as exc:
+                raise SignerError(f"no password for {path}: set {password_env} or run interactively") from exc
+        return KeySigner.from_keystore(path, password)
+    variable = key_env or SIGNER_KEY_ENV
+    if _looks_like_key(variable):
+        raise SignerError(
+            "--key-env takes the NAME of an environment variable holding the key, not the key: "
+            "a key is never accepted as an option"
+        )
+    if not _VARIABLE_NAME.fullmatch(variable):
+        raise SignerError("--key-env: not an environment variable name")
+    return KeySigner.from_env(variable)
+
+
+def _looks_like_key(text: str) -> bool:
+    return bool(_KEY_LIKE.match(text.strip()))

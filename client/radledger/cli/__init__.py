@@ -1,43 +1,55 @@
-"""The `radledger` command line.
+"""The `radledger` command line: it parses, calls the library and prints.
 
-Each module of this package adds its subcommands through `register(subparsers)`; errors
-derived from RadledgerError print as one readable line (exit 1), never a traceback.
+Each module of this package holds whole command groups and adds them through its `register*`
+functions; errors derived from RadledgerError print as one readable line (exit 1), never a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from radledger.chain.errors import RadledgerError
 from radledger.cli import (
-    audit_cmds,
-    compile_cmd,
-    credential_cmds,
-    demo_cmd,
-    deploy_cmds,
-    gas_cmd,
-    gateway_cmds,
-    patient_cmds,
+    audit,
+    compiler,
+    consent,
+    credentials,
+    demo,
+    deploy,
+    gas,
+    gateway,
+    images,
     portal,
-    preauth_cmds,
-    site_cmds,
+    preauth,
+    records,
+    roles,
 )
 
-COMMAND_MODULES = [
-    compile_cmd,
-    gas_cmd,
-    site_cmds,
-    patient_cmds,
-    demo_cmd,
-    deploy_cmds,
-    preauth_cmds,
-    gateway_cmds,
-    audit_cmds,
-    credential_cmds,
-    portal,
-]
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    compiler.register,
+    gas.register,
+    records.register_salt,
+    records.register_custodian,
+    records.register_record,
+    consent.register_consent,
+    consent.register_access,
+    roles.register,
+    consent.register_break_glass,
+    consent.register_guardian,
+    demo.register,
+    deploy.register,
+    preauth.register,
+    gateway.register,
+    images.register,
+    audit.register,
+    credentials.register,
+    portal.register,
+)
+"""Every command, in the order `radledger --help` lists them."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Patient-controlled consent, credentials and prior authorization for medical imaging.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
+    for register in COMMANDS:
+        register(subparsers)
     return parser
 
 

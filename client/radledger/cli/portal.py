@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from radledger.chain.errors import ValidationError
-from radledger.cli.options import add_json_option, add_parser, command_group, print_json, rpc_url, set_handler
+from radledger.cli.options import add_group, add_json_option, add_parser, rpc_url, set_handler
+from radledger.cli.output import print_json
 
 
 def register(subparsers: Any) -> None:
-    portal = command_group(subparsers, "portal", "the patients' page and the relay of their signed consents")
+    portal = add_group(subparsers, "portal", "the patients' page and the relay of their signed consents")
 
     p = add_parser(portal, "serve", "serve the patient portal and its relay (uvicorn) as the configuration says")
     p.add_argument("--config", required=True, type=Path, metavar="FILE", help="the portal's TOML configuration")

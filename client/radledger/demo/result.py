@@ -11,7 +11,7 @@ from web3 import Web3
 
 from radledger.chain import errors
 from radledger.demo.data import SiteLocalData
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.credentials.types import CredentialCheck, ReaderVerification, Revocation
 from radledger.registries.preauth.types import PreauthClaim, PreauthRequest
 

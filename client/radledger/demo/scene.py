@@ -14,7 +14,7 @@ from radledger.chain.transactions import Transactor
 from radledger.demo.data import SiteLocalData
 from radledger.demo.narration import Narrator
 from radledger.demo.result import DemoSchemas
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.credentials.client import CredentialRegistryClient
 from radledger.registries.preauth.client import PreauthRegistryClient

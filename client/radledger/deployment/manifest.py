@@ -6,9 +6,10 @@ admin hand-over) and the roles each account should hold afterwards. It is rewrit
 atomically (a temporary file in the same folder, flushed, then ``os.replace``) after every
 confirmed step, so an interrupted deployment leaves a valid manifest to resume from.
 
-Sites, issuers, payers and auditors connect with one call::
+A manifest is a file format only: it builds no clients. Sites, issuers, payers and auditors
+connect through :class:`radledger.deployment.addresses.Deployment`::
 
-    clients = load_manifest("deployments/11155111.json").clients(w3, transactor)
+    clients = Deployment.from_manifest("deployments/11155111.json").clients(w3, transactor)
     clients.records, clients.consent, ...
 """
 
@@ -20,18 +21,13 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_typing import ChecksumAddress
-from web3 import Web3
 
 from radledger.chain import validation
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.files import read_document
-
-if TYPE_CHECKING:
-    from radledger.chain.transactions import Transactor
-    from radledger.deployment.specs import Clients, Deployment
 
 MANIFEST_FORMAT = "radledger-deployment/1"
 STATUS_IN_PROGRESS = "in-progress"
@@ -209,27 +205,6 @@ class Manifest:
         """The lowest block a recorded contract was created in (0 when unknown)."""
         blocks = [r.block_number for r in self.contracts.values() if r.block_number is not None]
         return min(blocks) if blocks else 0
-
-    def deployment(self) -> Deployment:
-        """The addresses as a :class:`radledger.deploy.Deployment`."""
-        from radledger.deployment.specs import Deployment
-
-        return Deployment.from_addresses(self.chain_id, self.addresses)
-
-    def clients(self, w3: Web3, transactor: Transactor | None = None, check_chain: bool = True) -> Clients:
-        """Every contract wrapper of this deployment (read-only without a transactor); each reads
-        its events from the block it was created in.
-
-        With `check_chain`, a node of another chain is refused.
-        """
-        if check_chain:
-            chain_id = w3.eth.chain_id
-            if chain_id != self.chain_id:
-                raise ConfigurationError(f"this manifest is for chain {self.chain_id}; the node is chain {chain_id}")
-        clients = self.deployment().clients(w3, transactor)
-        for name in clients:
-            clients[name].start_block = self.start_block(name)
-        return clients
 
     # ---------------------------------------------------------------- mutation
 

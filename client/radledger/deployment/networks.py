@@ -38,7 +38,8 @@ from radledger.chain.transactions import Transactor
 
 NETWORKS_ENV = "RADLEDGER_NETWORKS"
 NETWORKS_FILE = "networks.toml"
-DEFAULT_KEY_ENV = "RADLEDGER_DEPLOYER_KEY"
+DEPLOYER_KEY_ENV = "RADLEDGER_DEPLOYER_KEY"
+"""The environment variable holding the deployer's key when the network names none."""
 IN_PROCESS = "in-process"
 RPC = "rpc"
 GWEI = 10**9
@@ -83,7 +84,7 @@ class Network:
     timeout: float = 120.0
     max_fee_gwei: float | None = None
     priority_fee_gwei: float | None = None
-    key_env: str = DEFAULT_KEY_ENV
+    key_env: str = DEPLOYER_KEY_ENV
     explorer: str | None = None
     deployments_dir: Path = field(default=Path("deployments"))
 
@@ -228,7 +229,7 @@ def _network(name: str, entry: dict[str, Any], base: Path, source: str = "built-
             timeout=float(entry.get("timeout", 120.0)),
             max_fee_gwei=float(entry["max_fee_gwei"]) if entry.get("max_fee_gwei") is not None else None,
             priority_fee_gwei=float(entry["priority_fee_gwei"]) if entry.get("priority_fee_gwei") is not None else None,
-            key_env=str(entry.get("key_env", DEFAULT_KEY_ENV)),
+            key_env=str(entry.get("key_env", DEPLOYER_KEY_ENV)),
             explorer=entry.get("explorer"),
             deployments_dir=base / str(entry.get("deployments_dir", "deployments")),
         )

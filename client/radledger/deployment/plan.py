@@ -3,7 +3,7 @@
 A :class:`ContractSpec` names a contract's artifact, its constructor arguments (functions of
 the deployer, the admin, the options and the addresses of earlier contracts), the roles to
 grant right after it is deployed, and the sections of the setup file it handles. The
-project's list lives in :mod:`radledger.deploy`; a later contract joins by adding a spec.
+project's list lives in :mod:`radledger.deployment.specs`; a later contract joins by adding a spec.
 
 A plan is a list of :class:`Step`: deploy a contract, make sure an account holds (or no
 longer holds) a role, or make a setup call. Every step but a contract creation checks the
@@ -15,23 +15,25 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_typing import ChecksumAddress
+from eth_utils import keccak
 from web3 import Web3
 
 from radledger.chain import validation
 from radledger.chain.artifacts import Artifact, load_artifact
 from radledger.chain.contract import ContractClient
 from radledger.chain.errors import ConfigurationError
+from radledger.chain.transactions import Transactor
+from radledger.deployment.manifest import Manifest
 from radledger.deployment.setup_file import GENERIC_SECTIONS, SetupConfig
-
-if TYPE_CHECKING:
-    from radledger.chain.transactions import Transactor
-    from radledger.deployment.manifest import Manifest
 
 DEFAULT_BREAK_GLASS_SECONDS = 24 * 3600
 ADMIN_ROLE = "DEFAULT_ADMIN_ROLE"
+ROLE_GRANTED = keccak(text="RoleGranted(bytes32,address,address)")
+ROLE_REVOKED = keccak(text="RoleRevoked(bytes32,address,address)")
+"""The topics of OpenZeppelin AccessControl's role events (what the manifest's roles follow)."""
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,12 @@ class ContractSpec:
     name: str
     """Artifact (and Solidity contract) name."""
     address_field: str
-    """Its address field in :class:`radledger.deploy.Deployment`."""
+    """Its address field in :class:`radledger.deployment.addresses.Deployment`."""
     client_attr: str
-    """Its wrapper's attribute in :class:`radledger.deploy.Clients` (``records``)."""
+    """Its wrapper's attribute in :class:`radledger.deployment.addresses.Clients` (``records``); the
+    command line's address option is named after it (``--records``)."""
+    address_env: str
+    """The environment variable that may hold its address (``RADLEDGER_RECORDS``)."""
     client: type[ContractClient]
     constructor_args: Callable[[DeployContext], tuple[Any, ...]]
     roles: tuple[RoleGrant, ...] = ()

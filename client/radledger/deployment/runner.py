@@ -29,7 +29,10 @@ from web3.utils.address import get_create_address
 
 from radledger.chain import validation
 from radledger.chain.artifacts import Artifact, default_dir, load_artifact
+from radledger.chain.compiler import _IMPORT_RE, _resolve
+from radledger.chain.connection import in_process_chain
 from radledger.chain.errors import ChainError, ConfigurationError, RadledgerError
+from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
 from radledger.deployment.manifest import (
     STATUS_COMPLETE,
@@ -44,9 +47,17 @@ from radledger.deployment.manifest import (
     standard_input_dir,
     write_atomically,
 )
-from radledger.deployment.plan import ContractSpec, DeployContract, DeployOptions, Step, StepEnv, build_plan
+from radledger.deployment.plan import (
+    ROLE_GRANTED,
+    ROLE_REVOKED,
+    ContractSpec,
+    DeployContract,
+    DeployOptions,
+    Step,
+    StepEnv,
+    build_plan,
+)
 from radledger.deployment.setup_file import SetupConfig
-from radledger.deployment.verification import ROLE_GRANTED, ROLE_REVOKED, runtime_matches
 
 PENDING_SCAN_BLOCKS = 1024
 """How far past the block a pending creation was sent in to look for its transaction."""
@@ -510,9 +521,6 @@ def dry_run(
     Nothing is sent to the target chain and no file is written. The target's manifest (when
     resuming) decides which steps are already done; their effects are replayed first.
     """
-    from radledger.chain.connection import in_process_chain
-    from radledger.chain.signers import UnlockedAccount
-
     if options is None:
         options = DeployOptions()
     if setup is not None and setup.handoff_to is not None and options.handoff_to is None:
@@ -575,11 +583,25 @@ def bytecode_hash(artifact: Artifact) -> str:
     return "0x" + keccak(hexstr=artifact.bytecode).hex()
 
 
+def masked(code: bytes, artifact: Artifact) -> bytes:
+    """`code` with every immutable's bytes zeroed (offsets from the artifact)."""
+    out = bytearray(code)
+    for refs in artifact.immutable_references.values():
+        for ref in refs:
+            start, length = int(ref["start"]), int(ref["length"])
+            out[start : start + length] = bytes(min(length, max(len(out) - start, 0)))
+    return bytes(out)
+
+
+def runtime_matches(code: bytes, artifact: Artifact) -> bool:
+    """Whether deployed `code` is the artifact's runtime bytecode, immutables aside."""
+    expected = bytes.fromhex(artifact.deployed_bytecode.removeprefix("0x"))
+    return len(code) == len(expected) and masked(code, artifact) == masked(expected, artifact)
+
+
 def contract_standard_input(artifact: Artifact, artifacts_dir: Path | None = None) -> dict[str, Any]:
     """The standard-JSON input for one contract: its source and everything it imports, with the
     project's settings (what a block explorer's source verification takes)."""
-    from radledger.chain.compiler import _IMPORT_RE, _resolve
-
     path = (artifacts_dir or default_dir()) / "standard-input.json"
     try:
         full = json.loads(path.read_text())

@@ -1,65 +1,42 @@
-"""Deploying the contracts (in-process chain or any node) and the clients of a deployment.
+"""The contracts of a radledger deployment: the list :data:`CONTRACTS` of
+:class:`~radledger.deployment.plan.ContractSpec`.
 
-The deployment is the list :data:`CONTRACTS` of :class:`~radledger.deploy_plan.ContractSpec`:
-each names an artifact, its constructor arguments (functions of the admin, the options and
-the addresses of the contracts before it), the roles granted right after it is deployed and
-the setup-file sections it handles. A later contract joins by appending a spec (and an
-address field to :class:`Deployment`); deploying, resuming, dry runs, manifests,
-verify-deployment and :meth:`Deployment.clients` follow from the list.
-
-- :func:`deploy_core`: deploy the consent contracts in one call, nothing written (tests, the demo).
-- :func:`deploy`: a recorded deployment: `deployments/<chainId>.json`, resumable,
-  idempotent, with setup and admin hand-over (what `radledger deploy` and
-  `scripts/deploy.py` run).
+Each spec names an artifact, its constructor arguments (functions of the admin, the options and
+the addresses of the contracts before it), the roles granted right after it is deployed (declared
+here once: every way of deploying grants them from here), the setup-file sections it handles, its
+wrapper and where its address is found. A later contract joins by appending a spec (and an
+address field to :class:`radledger.deployment.addresses.Deployment`); deploying, resuming, dry
+runs, manifests, verify-deployment, address resolution and ``Deployment.clients`` follow from
+the list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
 
-from radledger.chain import errors, validation
-from radledger.chain.artifacts import load_artifact
+from radledger.chain import errors
 from radledger.chain.contract import ContractClient
 from radledger.chain.errors import ConfigurationError
-from radledger.chain.transactions import Transactor
 from radledger.deployment.plan import (
-    DEFAULT_BREAK_GLASS_SECONDS,
     CallStep,
     ContractSpec,
     DeployContext,
-    DeployOptions,
     RoleGrant,
     RoleStep,
     Step,
     fixed,
 )
-from radledger.deployment.runner import DeployResult, DryRunReport, Log, StepHook, dry_run, run_deployment
-from radledger.deployment.setup_file import SetupConfig, entry_address, entry_text
+from radledger.deployment.setup_file import entry_address, entry_text
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.credentials.client import NO_MAXIMUM, CredentialRegistryClient
 from radledger.registries.preauth.client import PreauthRegistryClient
 from radledger.registries.records.client import RecordRegistryClient
 
-__all__ = [
-    "CONTRACTS",
-    "CORE_CONTRACTS",
-    "DEFAULT_BREAK_GLASS_SECONDS",
-    "Clients",
-    "DeployOptions",
-    "DeployResult",
-    "Deployment",
-    "DryRunReport",
-    "deploy",
-    "deploy_contract",
-    "deploy_core",
-    "plan_deployment",
-]
+__all__ = ["CONTRACTS", "CORE_CONTRACTS", "spec_of"]
 
 
 # --------------------------------------------------------------------- setup sections
@@ -202,6 +179,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         name="RecordRegistry",
         address_field="record_registry",
         client_attr="records",
+        address_env="RADLEDGER_RECORDS",
         client=RecordRegistryClient,
         constructor_args=lambda ctx: (ctx.admin,),
         roles=(RoleGrant("CUSTODIAN_REGISTRAR_ROLE", "admin", _admin_if_deployer),),
@@ -211,6 +189,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         name="ConsentRegistry",
         address_field="consent_registry",
         client_attr="consent",
+        address_env="RADLEDGER_CONSENT",
         client=ConsentRegistryClient,
         constructor_args=lambda ctx: (ctx.admin, ctx.address("RecordRegistry"), ctx.options.break_glass_seconds),
         setup={"emergency_accounts": _emergency_steps},
@@ -220,6 +199,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         name="CredentialRegistry",
         address_field="credential_registry",
         client_attr="credentials",
+        address_env="RADLEDGER_CREDENTIALS",
         client=CredentialRegistryClient,
         constructor_args=lambda ctx: (ctx.admin,),
         roles=(
@@ -232,6 +212,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         name="PreauthRegistry",
         address_field="preauth_registry",
         client_attr="preauth",
+        address_env="RADLEDGER_PREAUTH",
         client=PreauthRegistryClient,
         constructor_args=lambda ctx: (ctx.admin, ctx.address("CredentialRegistry")),
         roles=(RoleGrant("PAYER_REGISTRAR_ROLE", "admin", _admin_if_deployer),),
@@ -242,220 +223,12 @@ CONTRACTS: tuple[ContractSpec, ...] = (
 """The contracts of a radledger deployment, in deployment order."""
 
 CORE_CONTRACTS: tuple[ContractSpec, ...] = CONTRACTS[:2]
-"""RecordRegistry and ConsentRegistry: what :func:`deploy_core` deploys (the consent story)."""
+"""RecordRegistry and ConsentRegistry: what :func:`~radledger.deployment.deploy.deploy_core` deploys."""
 
 
-# ------------------------------------------------------------------------ deployment
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """Addresses of one deployment of the contracts."""
-
-    chain_id: int
-    record_registry: ChecksumAddress
-    consent_registry: ChecksumAddress
-    credential_registry: ChecksumAddress | None = None
-    preauth_registry: ChecksumAddress | None = None
-
-    def records(self, w3: Web3, transactor: Transactor | None = None) -> RecordRegistryClient:
-        return RecordRegistryClient(w3, self.record_registry, transactor)
-
-    def consent(self, w3: Web3, transactor: Transactor | None = None) -> ConsentRegistryClient:
-        return ConsentRegistryClient(w3, self.consent_registry, transactor)
-
-    def credentials(self, w3: Web3, transactor: Transactor | None = None) -> CredentialRegistryClient:
-        return CredentialRegistryClient(w3, self._require("credential_registry", "CredentialRegistry"), transactor)
-
-    def preauth(self, w3: Web3, transactor: Transactor | None = None) -> PreauthRegistryClient:
-        return PreauthRegistryClient(w3, self._require("preauth_registry", "PreauthRegistry"), transactor)
-
-    def _require(self, attr: str, name: str) -> ChecksumAddress:
-        address: ChecksumAddress | None = getattr(self, attr)
-        if address is None:
-            raise ConfigurationError(f"this deployment has no {name} (deploy_core deploys the consent contracts only)")
-        return address
-
-    @classmethod
-    def from_addresses(
-        cls, chain_id: int, addresses: Mapping[str, str], specs: Sequence[ContractSpec] = CONTRACTS
-    ) -> Deployment:
-        """From contract name → address (a manifest's); contracts a spec marks optional may be missing."""
-        names = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for spec in specs:
-            if spec.name in addresses and spec.address_field in names:
-                values[spec.address_field] = validation.nonzero_address(addresses[spec.name], f"{spec.name} address")
-        try:
-            return cls(chain_id=chain_id, **values)
-        except TypeError:
-            missing = [s.name for s in specs if s.address_field in names and s.address_field not in values]
-            raise ConfigurationError(f"the deployment lacks {', '.join(missing)}") from None
-
-    def addresses(self, specs: Sequence[ContractSpec] = CONTRACTS) -> dict[str, ChecksumAddress]:
-        """Contract name → address, for every contract this deployment has."""
-        return {s.name: getattr(self, s.address_field) for s in specs if getattr(self, s.address_field, None)}
-
-    def clients(
-        self, w3: Web3, transactor: Transactor | None = None, specs: Sequence[ContractSpec] = CONTRACTS
-    ) -> Clients:
-        """Every contract wrapper of this deployment, sending as `transactor` (read-only without)."""
-        wrappers: dict[str, ContractClient] = {}
-        attrs: dict[str, str] = {}
-        for spec in specs:
-            address = getattr(self, spec.address_field, None)
-            if address:
-                wrappers[spec.name] = spec.client(w3, address, transactor)
-                attrs[spec.client_attr] = spec.name
-        return Clients(self, wrappers, attrs)
-
-
-class Clients:
-    """The wrappers of one deployment: ``clients.records``, ``clients.consent`` (and each later
-    contract's attribute), or ``clients["RecordRegistry"]``."""
-
-    def __init__(self, deployment: Deployment, wrappers: dict[str, ContractClient], attrs: dict[str, str]) -> None:
-        self.deployment = deployment
-        self._wrappers = wrappers
-        self._attrs = attrs
-
-    @property
-    def records(self) -> RecordRegistryClient:
-        client = self._wrappers["RecordRegistry"]
-        assert isinstance(client, RecordRegistryClient)
-        return client
-
-    @property
-    def consent(self) -> ConsentRegistryClient:
-        client = self._wrappers["ConsentRegistry"]
-        assert isinstance(client, ConsentRegistryClient)
-        return client
-
-    @property
-    def credentials(self) -> CredentialRegistryClient:
-        client = self["CredentialRegistry"]
-        assert isinstance(client, CredentialRegistryClient)
-        return client
-
-    @property
-    def preauth(self) -> PreauthRegistryClient:
-        client = self["PreauthRegistry"]
-        assert isinstance(client, PreauthRegistryClient)
-        return client
-
-    def __getattr__(self, attr: str) -> ContractClient:
-        attrs = self.__dict__.get("_attrs", {})
-        if attr in attrs:
-            return self._wrappers[attrs[attr]]
-        raise AttributeError(f"this deployment has no {attr!r} contract")
-
-    def __getitem__(self, name: str) -> ContractClient:
-        try:
-            return self._wrappers[name]
-        except KeyError:
-            raise KeyError(f"this deployment has no {name}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._wrappers)
-
-    def with_sender(self, transactor: Transactor) -> Clients:
-        """The same wrappers, sending as another signer."""
-        return Clients(
-            self.deployment, {n: c.with_sender(transactor) for n, c in self._wrappers.items()}, dict(self._attrs)
-        )
-
-
-# ---------------------------------------------------------------------------- deploy
-
-
-def deploy_contract(transactor: Transactor, name: str, *args: object, artifacts_dir: Path | None = None) -> str:
-    """Deploy contract `name` from its artifact; returns its address."""
-    artifact = load_artifact(name, artifacts_dir)
-    receipt = transactor.deploy(list(artifact.abi), artifact.bytecode, *args)
-    return str(receipt["contractAddress"])
-
-
-def deploy_core(
-    transactor: Transactor,
-    admin: str | None = None,
-    break_glass_seconds: int = DEFAULT_BREAK_GLASS_SECONDS,
-    artifacts_dir: Path | None = None,
-) -> Deployment:
-    """Deploy RecordRegistry and ConsentRegistry with `admin` (default: the deployer) as admin;
-    nothing is written.
-
-    When the deployer is the admin it also takes the custodian-registrar role, so a fresh
-    in-process deployment can register sites straight away.
-    """
-    options = DeployOptions(
-        break_glass_seconds=break_glass_seconds,
-        admin=validation.nonzero_address(admin, "admin") if admin else None,
-    )
-    result = run_deployment(transactor, CORE_CONTRACTS, options, artifacts_dir=artifacts_dir)
-    return result.manifest.deployment()
-
-
-def deploy(
-    transactor: Transactor,
-    *,
-    manifest_path: Path | None,
-    network: str = "",
-    break_glass_seconds: int = DEFAULT_BREAK_GLASS_SECONDS,
-    handoff_to: str | None = None,
-    setup: SetupConfig | None = None,
-    fresh: bool = False,
-    artifacts_dir: Path | None = None,
-    on_step: StepHook | None = None,
-    log: Log | None = None,
-) -> DeployResult:
-    """A recorded deployment: resume or confirm the one in `manifest_path`, or start it.
-
-    The deployer is the admin while it deploys and runs `setup`; with `handoff_to` (or the
-    setup file's `[admin] handoff_to`), that address then gets the admin role of every
-    contract and the deployer renounces every role it holds.
-    """
-    options = _deploy_options(break_glass_seconds, handoff_to)
-    return run_deployment(
-        transactor,
-        CONTRACTS,
-        options,
-        setup=setup,
-        network=network,
-        manifest_path=manifest_path,
-        fresh=fresh,
-        artifacts_dir=artifacts_dir,
-        on_step=on_step,
-        log=log or (lambda _: None),
-    )
-
-
-def _deploy_options(break_glass_seconds: int, handoff_to: str | None) -> DeployOptions:
-    return DeployOptions(
-        break_glass_seconds=break_glass_seconds,
-        handoff_to=validation.nonzero_address(handoff_to, "hand-over address") if handoff_to else None,
-    )
-
-
-def plan_deployment(
-    transactor: Transactor,
-    *,
-    manifest_path: Path | None,
-    network: str = "",
-    break_glass_seconds: int = DEFAULT_BREAK_GLASS_SECONDS,
-    handoff_to: str | None = None,
-    setup: SetupConfig | None = None,
-    fresh: bool = False,
-    artifacts_dir: Path | None = None,
-) -> DryRunReport:
-    """The dry run of :func:`deploy`: each transaction it would send, its gas and the cost; nothing sent."""
-    options = _deploy_options(break_glass_seconds, handoff_to)
-    return dry_run(
-        transactor,
-        CONTRACTS,
-        options,
-        setup=setup,
-        network=network,
-        manifest_path=manifest_path,
-        fresh=fresh,
-        artifacts_dir=artifacts_dir,
-    )
+def spec_of(name: str) -> ContractSpec:
+    """The spec of contract `name` (an artifact name of :data:`CONTRACTS`)."""
+    for spec in CONTRACTS:
+        if spec.name == name:
+            return spec
+    raise ConfigurationError(f"{name} is not a contract of radledger (known: {', '.join(s.name for s in CONTRACTS)})")

@@ -16,32 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from radledger.chain.artifacts import Artifact, load_artifact
 from radledger.chain.errors import RadledgerError
 from radledger.chain.events.reader import read_logs
-
-ROLE_GRANTED = keccak(text="RoleGranted(bytes32,address,address)")
-ROLE_REVOKED = keccak(text="RoleRevoked(bytes32,address,address)")
-
-
-def masked(code: bytes, artifact: Artifact) -> bytes:
-    """`code` with every immutable's bytes zeroed (offsets from the artifact)."""
-    out = bytearray(code)
-    for refs in artifact.immutable_references.values():
-        for ref in refs:
-            start, length = int(ref["start"]), int(ref["length"])
-            out[start : start + length] = bytes(min(length, max(len(out) - start, 0)))
-    return bytes(out)
-
-
-def runtime_matches(code: bytes, artifact: Artifact) -> bool:
-    """Whether deployed `code` is the artifact's runtime bytecode, immutables aside."""
-    expected = bytes.fromhex(artifact.deployed_bytecode.removeprefix("0x"))
-    return len(code) == len(expected) and masked(code, artifact) == masked(expected, artifact)
+from radledger.chain.signers import UnlockedAccount
+from radledger.chain.transactions import Transactor
+from radledger.deployment.manifest import Manifest
+from radledger.deployment.plan import ROLE_GRANTED, ROLE_REVOKED, ContractSpec, DeployOptions, StepEnv, role_constants
+from radledger.deployment.runner import bytecode_hash, masked, runtime_matches
+from radledger.deployment.specs import CONTRACTS
 
 
 @dataclass(frozen=True)
@@ -75,17 +61,11 @@ class VerifyReport:
 
 def verify_deployment(
     w3: Web3,
-    manifest: Any,
-    specs: Sequence[Any] | None = None,
+    manifest: Manifest,
+    specs: Sequence[ContractSpec] | None = None,
     artifacts_dir: Path | None = None,
 ) -> VerifyReport:
-    """Check the deployment `manifest` (a :class:`radledger.manifest.Manifest`) on `w3`."""
-    from radledger.chain.signers import UnlockedAccount
-    from radledger.chain.transactions import Transactor
-    from radledger.deployment.plan import DeployOptions, StepEnv, role_constants
-    from radledger.deployment.runner import bytecode_hash
-    from radledger.deployment.specs import CONTRACTS
-
+    """Check the deployment `manifest` on `w3`."""
     specs = list(specs if specs is not None else CONTRACTS)
     checks: list[Check] = []
     chain_id = w3.eth.chain_id
@@ -153,9 +133,9 @@ def verify_deployment(
     return VerifyReport(chain_id, checks)
 
 
-def _role_checks(w3: Web3, manifest: Any, env: Any, names: list[str]) -> list[Check]:
+def _role_checks(w3: Web3, manifest: Manifest, env: StepEnv, names: list[str]) -> list[Check]:
     checks: list[Check] = []
-    expected = {(r.contract, r.role, r.account) for r in manifest.roles}
+    expected: set[tuple[str, str, str]] = {(r.contract, r.role, r.account) for r in manifest.roles}
     for contract, role, account in sorted(expected):
         if contract not in names:
             continue

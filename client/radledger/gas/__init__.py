@@ -4,7 +4,6 @@ with DESIGN.md's targets (:mod:`.snapshot`), as `radledger gas snapshot | check 
 from __future__ import annotations
 
 from radledger.gas.measurements import (
-    ESTIMATOR_ENV,
     EXACT_ESTIMATOR,
     MEASUREMENTS,
     Bench,
@@ -32,7 +31,7 @@ __all__ = [
     "DEFAULT_SNAPSHOT",
     "DEFAULT_TOLERANCE",
     "DESCRIPTIONS",
-    "ESTIMATOR_ENV",
+
     "EXACT_ESTIMATOR",
     "MEASUREMENTS",
     "TARGETS",

@@ -28,7 +28,6 @@ from web3.types import TxReceipt
 
 from radledger.chain.connection import (
     DEFAULT_START_TIMESTAMP,
-    GAS_ESTIMATOR_ENV,
     gas_estimator,
     in_process_chain,
 )
@@ -36,18 +35,18 @@ from radledger.chain.contract import ContractClient
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.signers import KeySigner
 from radledger.chain.transactions import Transactor, decoded_reverts
-from radledger.deployment.specs import Deployment, deploy_core
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_core, deploy_credentials, deploy_preauth
 from radledger.gas.snapshot import GasCheckError
 from radledger.registries.common import Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD
-from radledger.registries.credentials.client import CredentialRegistryClient, deploy_credentials
+from radledger.registries.credentials.client import CredentialRegistryClient
 from radledger.registries.credentials.types import AttestationRequest, RevocationReason
-from radledger.registries.preauth.client import PreauthRegistryClient, deploy_preauth, order_message
+from radledger.registries.preauth.client import PreauthRegistryClient, order_message
 from radledger.registries.preauth.commitments import ClinicalOpening, MemberOpening, claim_id
 from radledger.registries.preauth.types import ClaimStatus, Policy, PreauthStatus
 from radledger.registries.records.client import record_id
 
-ESTIMATOR_ENV = GAS_ESTIMATOR_ENV
 EXACT_ESTIMATOR = "eth.estimators.gas.binary_gas_search_exact"
 """py-evm's estimator that binary-searches to the exact gas (its default stops within 21,000)."""
 

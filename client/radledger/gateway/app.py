@@ -40,7 +40,7 @@ from starlette.routing import Route
 
 from radledger.chain import validation
 from radledger.chain.errors import ChainError, RadledgerError, ValidationError
-from radledger.gateway.consent_check import ConsentChecker, Decision
+from radledger.gateway.consent_check import ConsentChecker, ConsentDecision
 from radledger.gateway.context import GatewayContext
 from radledger.gateway.errors import (
     InvalidToken,
@@ -51,7 +51,7 @@ from radledger.gateway.ingest import verify_study
 from radledger.gateway.links import LinkRewriter
 from radledger.gateway.multipart import MultipartParser, boundary_of, rewrite_part_headers
 from radledger.gateway.relay import RelayResponse
-from radledger.gateway.store import AccessEntry, StudyEntry
+from radledger.gateway.store import LoggedAccess, StudyEntry
 from radledger.gateway.tokens import MAX_LIFETIME, TOKEN_TYPE, WELL_KNOWN, TokenVerifier, VerifiedToken
 from radledger.gateway.upstream import DICOM_JSON, Upstream
 from radledger.registries.common import Purpose, Scope
@@ -139,7 +139,7 @@ class Gateway:
     async def authorize(self, request: Request) -> VerifiedToken:
         return await run_in_threadpool(self.verifier.verify_header, request.headers.get("authorization"))
 
-    def decide(self, study: StudyEntry, token: VerifiedToken) -> Decision:
+    def decide(self, study: StudyEntry, token: VerifiedToken) -> ConsentDecision:
         return self.checker.check(study.patient, token.grantee, study.record_id, token.purpose)
 
     async def verify_content(self, study: StudyEntry) -> None:
@@ -159,9 +159,9 @@ class Gateway:
         if cached[1] is not None:
             raise cached[1]
 
-    def visible(self, study_uids: set[str], token: VerifiedToken) -> dict[str, tuple[StudyEntry, Decision]]:
+    def visible(self, study_uids: set[str], token: VerifiedToken) -> dict[str, tuple[StudyEntry, ConsentDecision]]:
         """The studies among `study_uids` the requester may see (registered here and consented)."""
-        shown: dict[str, tuple[StudyEntry, Decision]] = {}
+        shown: dict[str, tuple[StudyEntry, ConsentDecision]] = {}
         for uid in study_uids:
             study = self.ctx.store.study(uid)
             if study is not None:
@@ -174,11 +174,11 @@ class Gateway:
 
     def log(
         self, study: StudyEntry, token: VerifiedToken, basis: AccessBasis, resource: str, status: int
-    ) -> AccessEntry:
+    ) -> LoggedAccess:
         window = self.settings.trail_window_seconds if self.recorder and resource != "search" else None
         return self.ctx.store.log_access(token.grantee, study, token.purpose, basis, resource, status, window)
 
-    def record_on_chain(self, access: AccessEntry) -> None:
+    def record_on_chain(self, access: LoggedAccess) -> None:
         """Put an access on the chain's trail as the custodian (runs after the answer was sent)."""
         assert self.recorder is not None
         try:
@@ -228,7 +228,7 @@ class Gateway:
         page = min(max(100, offset + limit), self.qido_page) if limit else self.qido_page
         upstream = await self.upstream()
         shown: list[dict[str, Any]] = []
-        seen: dict[str, tuple[StudyEntry, Decision]] = {}
+        seen: dict[str, tuple[StudyEntry, ConsentDecision]] = {}
         start = 0
         while True:
             results = await upstream.search(level, [*params, ("limit", str(page)), ("offset", str(start))])

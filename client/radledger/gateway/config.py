@@ -23,6 +23,7 @@ Example (paths are relative to the file)::
     [chain]
     rpc_url = "https://rpc.example"
     manifest = "deployments/11155111.json"         # or records = "0x...", consent = "0x..."
+    # from_block = 7000000                         # event readers' first block (default: ConsentRegistry's creation)
 
     [custodian]
     key_env = "RADLEDGER_PRIVATE_KEY"              # or keystore = "site.json" + password_env
@@ -41,12 +42,10 @@ from urllib.parse import urlsplit
 
 from radledger.chain import validation
 from radledger.chain.errors import ConfigurationError, ValidationError
-from radledger.chain.signers import KeySigner
+from radledger.chain.signers import KEYSTORE_PASSWORD_ENV, KeySigner, load_signer
 from radledger.gateway.upstream import UpstreamSettings
 from radledger.registries.records.client import read_site_salt
 
-DEFAULT_KEY_ENV = "RADLEDGER_PRIVATE_KEY"
-DEFAULT_KEYSTORE_PASSWORD_ENV = "RADLEDGER_KEYSTORE_PASSWORD"
 _SECRET_NAMES = {"password", "private_key", "key", "secret", "salt"}
 _SECTIONS = {"gateway", "upstream", "chain", "custodian"}
 
@@ -60,10 +59,11 @@ class GatewaySettings:
     manifest: Path | None = None
     records_address: str | None = None
     consent_address: str | None = None
-    from_block: int = 0
+    from_block: int | None = None
+    """Where the gateway's event readers start; None: at the deployment's start blocks."""
     key_env: str | None = None
     keystore: Path | None = None
-    keystore_password_env: str = DEFAULT_KEYSTORE_PASSWORD_ENV
+    keystore_password_env: str = KEYSTORE_PASSWORD_ENV
     salt_file: Path | None = None
     patient_map: Path | None = None
     cors_origins: tuple[str, ...] = ()
@@ -104,13 +104,9 @@ class GatewaySettings:
             raise ConfigurationError(str(exc)) from None
 
     def custodian_signer(self) -> KeySigner:
-        """The custodian's key, from its keystore or its environment variable (never the file)."""
-        if self.keystore is not None:
-            password = os.environ.get(self.keystore_password_env)
-            if password is None:
-                raise ConfigurationError(f"keystore {self.keystore}: set ${self.keystore_password_env}")
-            return KeySigner.from_keystore(self.keystore, password)
-        return KeySigner.from_env(self.key_env or DEFAULT_KEY_ENV)
+        """The custodian's key, from its keystore or its environment variable (never the file); a
+        service never prompts for a password."""
+        return load_signer(self.key_env, self.keystore, password_env=self.keystore_password_env, prompt=False)
 
 
 def load_settings(path: Path | str, environ: dict[str, str] | None = None) -> GatewaySettings:
@@ -171,10 +167,10 @@ def load_settings(path: Path | str, environ: dict[str, str] | None = None) -> Ga
             manifest=_path(base, chain["manifest"]) if "manifest" in chain else None,
             records_address=validation.nonzero_address(records, "[chain] records") if records else None,
             consent_address=validation.nonzero_address(consent, "[chain] consent") if consent else None,
-            from_block=int(chain.get("from_block", 0)),
+            from_block=int(chain["from_block"]) if "from_block" in chain else None,
             key_env=cust.get("key_env"),
             keystore=_path(base, cust["keystore"]) if "keystore" in cust else None,
-            keystore_password_env=str(cust.get("password_env", DEFAULT_KEYSTORE_PASSWORD_ENV)),
+            keystore_password_env=str(cust.get("password_env", KEYSTORE_PASSWORD_ENV)),
             salt_file=_path(base, cust["salt_file"]) if "salt_file" in cust else None,
             patient_map=_path(base, cust["patient_map"]) if "patient_map" in cust else None,
             cors_origins=tuple(cors),

@@ -28,7 +28,7 @@ SCOPE_NOT_GRANTED = "scope-not-granted"
 
 
 @dataclass(frozen=True)
-class Decision:
+class ConsentDecision:
     allowed: bool
     basis: AccessBasis
     reason: str
@@ -50,12 +50,12 @@ class ConsentChecker:
         self.cache_seconds = cache_seconds
         self.clock = clock
         self.scope = scope
-        self._cache: dict[CacheKey, tuple[float, Decision]] = {}
+        self._cache: dict[CacheKey, tuple[float, ConsentDecision]] = {}
         self._lock = threading.Lock()
         self.chain_queries = 0
         """How many decisions were asked of the chain (not served from the cache)."""
 
-    def check(self, patient: str, grantee: str, record_id: bytes, purpose: Purpose) -> Decision:
+    def check(self, patient: str, grantee: str, record_id: bytes, purpose: Purpose) -> ConsentDecision:
         key: CacheKey = (patient, grantee, bytes(record_id), int(purpose))
         now = self.clock()
         if self.cache_seconds > 0:
@@ -75,13 +75,13 @@ class ConsentChecker:
         with self._lock:
             self._cache.clear()
 
-    def _ask(self, patient: str, grantee: str, record_id: bytes, purpose: Purpose) -> Decision:
+    def _ask(self, patient: str, grantee: str, record_id: bytes, purpose: Purpose) -> ConsentDecision:
         self.chain_queries += 1
         basis = self.consent.access_basis(patient, grantee, record_id, int(self.scope), int(purpose))
         if basis != AccessBasis.NONE:
-            return Decision(True, basis, "allowed", basis.name.lower().replace("_", "-"))
+            return ConsentDecision(True, basis, "allowed", basis.name.lower().replace("_", "-"))
         reason, detail = self._explain(patient, grantee, record_id, purpose)
-        return Decision(False, AccessBasis.NONE, reason, detail)
+        return ConsentDecision(False, AccessBasis.NONE, reason, detail)
 
     def _explain(self, patient: str, grantee: str, record_id: bytes, purpose: Purpose) -> tuple[str, str]:
         """Why no grant slot allows the access (the closest miss, record grant first)."""

@@ -16,8 +16,7 @@ from radledger.chain.eip712 import Domain
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.signers import Signer
 from radledger.chain.transactions import Transactor
-from radledger.deployment.manifest import load_deployment_manifest
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment, consent_deployment
 from radledger.gateway.config import GatewaySettings
 from radledger.gateway.consent_check import ConsentChecker
 from radledger.gateway.ingest import Ingestor
@@ -78,8 +77,16 @@ class GatewayContext:
             raise ConfigurationError("record_on_chain needs the custodian's key")
         return self.deployment.consent(self.w3, self.custodian)
 
+    @property
+    def from_block(self) -> int:
+        """Where the gateway's event readers (the trail's reconciliation) start: [chain] from_block,
+        else the ConsentRegistry's creation block."""
+        if self.settings.from_block is not None:
+            return self.settings.from_block
+        return self.deployment.start_block("ConsentRegistry")
+
     def domain(self) -> Domain:
-        return Domain.gateway(int(self.w3.eth.chain_id), self.deployment.consent_registry)
+        return Domain.gateway(int(self.w3.eth.chain_id), self.deployment.require("ConsentRegistry"))
 
     def verifier(self) -> TokenVerifier:
         return TokenVerifier(self.domain(), self.settings.audience, self.nonces, w3=self.w3)
@@ -100,14 +107,5 @@ class GatewayContext:
 
 
 def deployment_of(settings: GatewaySettings, w3: Web3) -> Deployment:
-    """The contracts the configuration names: a deployment manifest, or explicit addresses."""
-    chain_id = int(w3.eth.chain_id)
-    if settings.manifest is not None:
-        return load_deployment_manifest(settings.manifest, chain_id).deployment()
-    if settings.consent_address is None:
-        raise ConfigurationError("the gateway configuration names no contracts: [chain] manifest, or consent")
-    records = settings.records_address
-    if records is None:
-        consent = ConsentRegistryClient(w3, settings.consent_address)
-        records = Web3.to_checksum_address(consent.contract.functions.recordRegistry().call())
-    return Deployment.from_addresses(chain_id, {"RecordRegistry": records, "ConsentRegistry": settings.consent_address})
+    """The contracts the gateway's configuration names ([chain] records and consent, or a manifest)."""
+    return consent_deployment(w3, settings.records_address, settings.consent_address, settings.manifest, "gateway")

@@ -179,6 +179,15 @@ def load_patient_map(path: Path | str) -> dict[str, ChecksumAddress]:
     return mapping
 
 
+async def patient_from_map(upstream: Upstream, patients: Mapping[str, str], study_uid: str) -> str | None:
+    """The patient address the site's patient map gives the study's DICOM PatientID (None without an entry)."""
+    for result in await upstream.search("studies", {"StudyInstanceUID": study_uid, "includefield": "00100020"}):
+        values = result.get("00100020", {}).get("Value") or []
+        if values and str(values[0]) in patients:
+            return patients[str(values[0])]
+    return None
+
+
 @dataclass(frozen=True)
 class WatchOutcome:
     study_uid: str

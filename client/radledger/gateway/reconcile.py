@@ -30,7 +30,7 @@ from radledger.chain.artifacts import load_artifact
 from radledger.chain.errors import RadledgerError
 from radledger.chain.events.decoding import Event
 from radledger.chain.events.reader import ContractEvents
-from radledger.gateway.store import AccessEntry, GatewayStore
+from radledger.gateway.store import GatewayStore, LoggedAccess
 from radledger.registries.common import Scope
 from radledger.registries.consent.client import ConsentRegistryClient
 
@@ -52,9 +52,9 @@ class TrailEvent:
 @dataclass(frozen=True)
 class Reconciliation:
     served: int
-    matched: tuple[tuple[AccessEntry, TrailEvent], ...]
-    missing: tuple[AccessEntry, ...]
-    pending: tuple[AccessEntry, ...]
+    matched: tuple[tuple[LoggedAccess, TrailEvent], ...]
+    missing: tuple[LoggedAccess, ...]
+    pending: tuple[LoggedAccess, ...]
     unexplained: tuple[TrailEvent, ...]
     by_grantee: tuple[TrailEvent, ...]
 
@@ -75,7 +75,7 @@ class Reconciliation:
         }
 
 
-def _row(access: AccessEntry) -> dict[str, Any]:
+def _row(access: LoggedAccess) -> dict[str, Any]:
     return {
         "id": access.id,
         "at": access.at,
@@ -129,9 +129,9 @@ def reconcile(store: GatewayStore, events: Iterable[TrailEvent], custodian: str)
     by_custodian = [e for e in ours if e.recorder == recorder]
     by_grantee = tuple(e for e in ours if e.recorder != recorder)
     unmatched = {(e.tx_hash.lower(), e.log_index): e for e in by_custodian}
-    matched: list[tuple[AccessEntry, TrailEvent]] = []
-    missing: list[AccessEntry] = []
-    pending: list[AccessEntry] = []
+    matched: list[tuple[LoggedAccess, TrailEvent]] = []
+    missing: list[LoggedAccess] = []
+    pending: list[LoggedAccess] = []
     accesses = store.accesses()
     for access in (a for a in accesses if a.chain_due):
         if access.tx_hash is None:
@@ -156,7 +156,7 @@ def reconcile(store: GatewayStore, events: Iterable[TrailEvent], custodian: str)
     return Reconciliation(served, tuple(matched), tuple(missing), tuple(pending), tuple(unmatched.values()), by_grantee)
 
 
-def repair(store: GatewayStore, recorder: ConsentRegistryClient, report: Reconciliation) -> list[AccessEntry]:
+def repair(store: GatewayStore, recorder: ConsentRegistryClient, report: Reconciliation) -> list[LoggedAccess]:
     """Re-send recordAccess for the missing rows; returns the rows as updated."""
     for access in report.missing:
         try:

@@ -96,7 +96,7 @@ class StudyEntry:
 
 
 @dataclass(frozen=True)
-class AccessEntry:
+class LoggedAccess:
     id: int
     at: float
     grantee: ChecksumAddress
@@ -195,7 +195,7 @@ class GatewayStore:
         status: int,
         trail_window: float | None = None,
         now: float | None = None,
-    ) -> AccessEntry:
+    ) -> LoggedAccess:
         """Log an answer; with `trail_window`, a served access is due on chain unless the same
         grantee, record and purpose was put (or is being put) there within the window."""
         at = time.time() if now is None else now
@@ -214,7 +214,7 @@ class GatewayStore:
                 (at, grantee, study.study_uid, study.record_id, int(purpose), int(basis), resource, status, int(due)),
             )
             row_id = int(cursor.lastrowid or 0)
-        return AccessEntry(
+        return LoggedAccess(
             row_id, at, validation.address(grantee), study.study_uid, study.record_id, Purpose(purpose),
             AccessBasis(basis), resource, status, due, None, None, None,
         )  # fmt: skip
@@ -228,7 +228,7 @@ class GatewayStore:
                 (tx_hash, block, error, access_id),
             )
 
-    def accesses(self, chain_due_only: bool = False) -> list[AccessEntry]:
+    def accesses(self, chain_due_only: bool = False) -> list[LoggedAccess]:
         sql = "SELECT * FROM access_log" + (" WHERE chain_due = 1" if chain_due_only else "") + " ORDER BY id"
         return [_access(r) for r in self.db.query(sql)]
 
@@ -243,8 +243,8 @@ def _study(r: sqlite3.Row) -> StudyEntry:
     )  # fmt: skip
 
 
-def _access(r: sqlite3.Row) -> AccessEntry:
-    return AccessEntry(
+def _access(r: sqlite3.Row) -> LoggedAccess:
+    return LoggedAccess(
         int(r["id"]), float(r["at"]), validation.address(r["grantee"]), r["study_uid"], bytes(r["record_id"]),
         Purpose(r["purpose"]), AccessBasis(r["basis"]), r["resource"], int(r["status"]), bool(r["chain_due"]),
         r["tx_hash"], r["block"], r["chain_error"],

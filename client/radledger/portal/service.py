@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_typing import ChecksumAddress
@@ -19,16 +19,14 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from radledger.audit.index import AuditIndex
-from radledger.audit.queries import CONSENT
+from radledger.audit.queries.base import CONSENT
 from radledger.audit.syncer import sync
-from radledger.audit.target import AuditTarget
 from radledger.chain import validation
 from radledger.chain.connection import connect
 from radledger.chain.eip712 import SignedMessage
 from radledger.chain.errors import ConfigurationError, RadledgerError, TransactionReverted
 from radledger.chain.transactions import Transactor
-from radledger.deployment.manifest import load_deployment_manifest
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment, consent_deployment
 from radledger.portal import actions
 from radledger.portal.config import PortalSettings
 from radledger.portal.errors import MalformedRequest, UnknownTransaction
@@ -37,24 +35,16 @@ from radledger.portal.receipts import build_receipt
 from radledger.portal.relay import CheckedMessage, Relay, parse_signed
 from radledger.portal.store import SubmissionStore
 from radledger.portal.views import Directory, Overview, overview, site_records
-from radledger.registries.consent.client import ConsentRegistryClient
 
 INDEX_REFRESH_SECONDS = 1.0
 """The index is synced at most this often (every answer after a relayed transaction syncs)."""
 
 
 def deployment_of(settings: PortalSettings, w3: Web3) -> Deployment:
-    """The contracts the configuration names: a deployment manifest, or explicit addresses."""
-    chain_id = int(w3.eth.chain_id)
-    if settings.manifest is not None:
-        return load_deployment_manifest(settings.manifest, chain_id).deployment()
-    if settings.consent_address is None:
-        raise ConfigurationError("the portal configuration names no contracts: [chain] manifest, or consent")
-    records = settings.records_address
-    if records is None:
-        registry = ConsentRegistryClient(w3, settings.consent_address)
-        records = Web3.to_checksum_address(registry.contract.functions.recordRegistry().call())
-    return Deployment.from_addresses(chain_id, {"RecordRegistry": records, "ConsentRegistry": settings.consent_address})
+    """The contracts the portal's configuration names (a deployment manifest, or explicit addresses),
+    read from [chain] from_block when it is set, else from their creation blocks."""
+    deployment = consent_deployment(w3, settings.records_address, settings.consent_address, settings.manifest, "portal")
+    return deployment.reading_from(settings.from_block) if settings.from_block else deployment
 
 
 @dataclass
@@ -96,12 +86,9 @@ class PortalService:
             if self._index is None:
                 self._index = AuditIndex(self.settings.index_path)
             if self._dirty or self.clock() - self._synced_at >= INDEX_REFRESH_SECONDS:
-                target = AuditTarget(
-                    self.deployment.chain_id,
-                    {"RecordRegistry": self.deployment.record_registry, CONSENT: self.deployment.consent_registry},
-                    {"RecordRegistry": self.settings.from_block, CONSENT: self.settings.from_block},
-                )
-                sync(self.w3, self._index, target)
+                # the patient's history needs the records and the consents, not credentials or claims
+                history = replace(self.deployment, credential_registry=None, preauth_registry=None)
+                sync(self.w3, self._index, history)
                 self._synced_at, self._dirty = self.clock(), False
             return self._index
 

@@ -1,6 +1,6 @@
 """What a patient sees: their records at this site, who has access, guardians, break-glass and accesses.
 
-History comes from the event index (:func:`radledger.audit.queries.consent_history`); the current
+History comes from the event index (:func:`radledger.audit.queries.consent.consent_history`); the current
 terms of every grant and guardian come from the contract's views, so the page never shows a grant
 the chain no longer holds. Records appear by kind and registration date, never by a DICOM UID:
 the chain knows only the salted record id.
@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from eth_typing import ChecksumAddress
 
 from radledger.audit.index import AuditIndex
-from radledger.audit.queries import RECORDS, ConsentChange, consent_history
+from radledger.audit.queries.base import RECORDS
+from radledger.audit.queries.consent import ConsentChange, consent_history
 from radledger.chain import validation
 from radledger.portal.config import DirectoryEntry
 from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope

@@ -16,7 +16,8 @@ from radledger.demo.data import (
 from radledger.demo.narration import short
 from radledger.demo.result import DemoSchemas
 from radledger.demo.scene import Cast, Scene
-from radledger.deployment.specs import deploy
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy
 from radledger.registries.preauth.types import DAY
 
 YEAR = 365 * DAY
@@ -33,7 +34,7 @@ def governance(cast: Cast) -> Scene:
     """Deploy and set up the contracts; the scene every later act plays on."""
     w3, story, a = cast.w3, cast.story, cast.actors
     before = story.mark()
-    deployment = deploy(a.governance, manifest_path=None).manifest.deployment()
+    deployment = Deployment.from_manifest(deploy(a.governance, manifest_path=None).manifest)
     records_gov = deployment.records(w3, a.governance)
     consent_gov = deployment.consent(w3, a.governance)
     creds_gov = deployment.credentials(w3, a.governance)

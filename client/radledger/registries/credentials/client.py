@@ -36,7 +36,7 @@ from radledger.chain.eip712 import CREDENTIAL_DOMAIN_NAME, SignedMessage, sign
 from radledger.chain.errors import ValidationError
 from radledger.chain.events.decoding import Event
 from radledger.chain.signers import Signer
-from radledger.chain.transactions import Transactor, call
+from radledger.chain.transactions import call
 from radledger.registries.common import FOREVER
 from radledger.registries.credentials.types import (
     Attestation,
@@ -672,25 +672,6 @@ def _state(uid: bytes, raw: Any) -> AttestationState:
     )  # fmt: skip
 
 
-def deploy_credentials(
-    transactor: Transactor, admin: str | None = None, artifacts_dir: Any = None
-) -> CredentialRegistryClient:
-    """Deploy CredentialRegistry with `admin` (default: the deployer) as admin; returns its client.
-
-    When the deployer is the admin it also takes the schema-registrar and issuer-authorizer roles,
-    so a fresh in-process deployment can register schemas and issuers straight away.
-    """
-    from radledger.deployment.specs import deploy_contract  # deploy.py imports the contract clients
-
-    admin_address = validation.nonzero_address(admin or transactor.address, "admin")
-    address = deploy_contract(transactor, "CredentialRegistry", admin_address, artifacts_dir=artifacts_dir)
-    client = CredentialRegistryClient(transactor.w3, address, transactor)
-    if admin_address == transactor.address:
-        client.grant_role("SCHEMA_REGISTRAR_ROLE", admin_address)
-        client.grant_role("ISSUER_AUTHORIZER_ROLE", admin_address)
-    return client
-
-
 __all__ = [
     "CME_UNITS_PER_HOUR",
     "DEVICE_ID_TAG",
@@ -700,7 +681,6 @@ __all__ = [
     "cme_value",
     "credential_key",
     "credential_uid",
-    "deploy_credentials",
     "device_id",
     "document_hash",
     "revoke_message",

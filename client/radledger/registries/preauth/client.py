@@ -52,7 +52,6 @@ from radledger.chain.eip712 import (
 from radledger.chain.errors import RadledgerError, ValidationError
 from radledger.chain.events.decoding import Event
 from radledger.chain.signers import Signer
-from radledger.chain.transactions import Transactor
 from radledger.registries.credentials.client import CredentialRegistryClient, subject_id
 from radledger.registries.preauth.commitments import Opening
 from radledger.registries.preauth.types import (
@@ -647,26 +646,6 @@ def physician_subject(physician: str) -> bytes:
     return subject_id(validation.nonzero_address(physician, "physician"))
 
 
-def deploy_preauth(
-    transactor: Transactor, credential_registry_address: str, admin: str | None = None, artifacts_dir: Any = None
-) -> ChecksumAddress:
-    """Deploy PreauthRegistry checking credentials against `credential_registry_address`; returns its address.
-
-    `admin` (default: the deployer) gets the admin role; when the deployer is the admin it also takes
-    PAYER_REGISTRAR_ROLE, so a fresh in-process deployment can register payers straight away.
-    """
-    from radledger.deployment.specs import deploy_contract  # deploy.py imports the contract clients
-
-    admin_address = validation.nonzero_address(admin or transactor.address, "admin")
-    registry = validation.nonzero_address(credential_registry_address, "CredentialRegistry address")
-    address = to_checksum_address(
-        deploy_contract(transactor, "PreauthRegistry", admin_address, registry, artifacts_dir=artifacts_dir)
-    )
-    if admin_address == transactor.address:
-        PreauthRegistryClient(transactor.w3, address, transactor).grant_role("PAYER_REGISTRAR_ROLE", admin_address)
-    return address
-
-
 __all__ = [
     "DEFAULT_SIGNATURE_VALIDITY",
     "ORDER_TYPE",
@@ -675,7 +654,6 @@ __all__ = [
     "PreauthEvent",
     "PreauthRegistryClient",
     "check_policy",
-    "deploy_preauth",
     "draft_json",
     "load_order",
     "order_id",

@@ -46,25 +46,22 @@ from radledger.chain import validation
 from radledger.chain.eip712 import Domain
 from radledger.chain.errors import ValidationError
 from radledger.chain.signers import KeySigner
-from radledger.cli import options
 from radledger.cli.options import (
     add_connection_options,
+    add_group,
     add_json_option,
     add_parser,
     add_signer_options,
-    command_group,
-    hex0x,
-    open_connection,
-    parse_duration,
-    parse_when,
-    print_json,
-    print_tx,
+    deployment_from,
+    session_for,
     set_handler,
-    show_time,
-    wall_clock,
+    signer_from,
 )
+from radledger.cli.output import hex0x, print_json, print_tx, show_time
+from radledger.registries.parsing import parse_duration, parse_when, wall_clock
 from radledger.registries.preauth.client import (
     DEFAULT_SIGNATURE_VALIDITY,
+    DecisionTimeout,
     PreauthRegistryClient,
     draft_json,
     load_order,
@@ -99,17 +96,17 @@ _ADJUDICATIONS = {
 
 
 def register(subparsers: Any) -> None:
-    _register_payer(command_group(subparsers, "payer", GROUPS["payer"]))
-    _register_policy(command_group(subparsers, "policy", GROUPS["policy"]))
-    _register_preauth(command_group(subparsers, "preauth", GROUPS["preauth"]))
-    _register_claim(command_group(subparsers, "claim", GROUPS["claim"]))
+    _register_payer(add_group(subparsers, "payer", GROUPS["payer"]))
+    _register_policy(add_group(subparsers, "policy", GROUPS["policy"]))
+    _register_preauth(add_group(subparsers, "preauth", GROUPS["preauth"]))
+    _register_claim(add_group(subparsers, "claim", GROUPS["claim"]))
 
 
 # ------------------------------------------------------------------------- shared
 
 
 def _client(args: argparse.Namespace, signer: bool = False) -> PreauthRegistryClient:
-    return open_connection(args, signer=signer).preauth()
+    return session_for(args, signer=signer).preauth()
 
 
 def _id(text: str, what: str = "request id") -> bytes:
@@ -387,7 +384,7 @@ def preauth_prepare(args: argparse.Namespace) -> int:
     opening = Opening(member, (_clinical_from(doc, base),))
     expedited = doc.get("expedited", False)
     if args.chain_id is not None:
-        domain = Domain.preauth(args.chain_id, options.resolve_contracts(args, args.chain_id).require("preauth"))
+        domain = Domain.preauth(args.chain_id, deployment_from(args, args.chain_id).require("PreauthRegistry"))
         now = wall_clock()
     else:
         client = _client(args)
@@ -407,7 +404,7 @@ def preauth_prepare(args: argparse.Namespace) -> int:
 
 def preauth_sign_order(args: argparse.Namespace) -> int:
     order = load_order(args.order)
-    signer: KeySigner = options.load_signer(args)
+    signer: KeySigner = signer_from(args)
     signed = sign_order(signer, order.domain, order.message)
     signed.save(args.out)
     m = signed.message
@@ -557,8 +554,6 @@ def preauth_status(args: argparse.Namespace) -> int:
 
 
 def preauth_wait(args: argparse.Namespace) -> int:
-    from radledger.registries.preauth.client import DecisionTimeout
-
     client = _client(args)
     try:
         request = client.wait_for_decision(

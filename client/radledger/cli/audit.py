@@ -31,7 +31,6 @@ from radledger.audit.queries.credentials import credential_history, credential_s
 from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.queries.raw import all_events
 from radledger.audit.syncer import sync
-from radledger.audit.target import AuditTarget
 from radledger.chain import validation
 from radledger.chain.connection import connect
 from radledger.chain.errors import ConfigurationError, ValidationError
@@ -41,17 +40,16 @@ from radledger.cli.options import (
     add_connection_options,
     add_parser,
     add_record_options,
-    parse_duration,
-    parse_when,
+    deployment_from,
     record_from_args,
-    resolve_contracts,
     rpc_url,
     set_handler,
 )
 from radledger.deployment.manifest import manifest_path
 from radledger.deployment.networks import get_network
+from radledger.registries.parsing import parse_duration, parse_when
 
-ENV_AUDIT_DB = "RADLEDGER_AUDIT_DB"
+AUDIT_DB_ENV = "RADLEDGER_AUDIT_DB"
 DEFAULT_DB = "radledger-audit.sqlite"
 
 EXPORTS = (
@@ -155,7 +153,7 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     if any(a.dest == "db" for a in parser._actions):
         return
     parser.add_argument(
-        "--db", type=Path, metavar="PATH", help=f"the SQLite index (default: ${ENV_AUDIT_DB} or ./{DEFAULT_DB})"
+        "--db", type=Path, metavar="PATH", help=f"the SQLite index (default: ${AUDIT_DB_ENV} or ./{DEFAULT_DB})"
     )
 
 
@@ -175,7 +173,7 @@ def _add_output(
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db or os.environ.get(ENV_AUDIT_DB) or DEFAULT_DB)
+    return Path(args.db or os.environ.get(AUDIT_DB_ENV) or DEFAULT_DB)
 
 
 def _open_index(args: argparse.Namespace) -> AuditIndex:
@@ -226,26 +224,26 @@ def run_sync(args: argparse.Namespace) -> int:
         w3 = connect(url)
     chain_id = int(w3.eth.chain_id)
     default = manifest_path(deployments or Path("deployments"), chain_id)
-    found = resolve_contracts(args, chain_id, default_manifest=default)
-    if not found.addresses:
+    deployment = deployment_from(args, chain_id, default_manifest=default)
+    if not deployment.addresses():
         raise ConfigurationError(
             f"no deployment: no manifest at {default}; pass --deployment PATH or the addresses "
             "(--records, --consent, ...)"
         )
-    contracts, start_blocks = found.by_contract()
-    target = AuditTarget(chain_id, contracts, start_blocks)
-    source = str(found.manifest_path) if found.manifest_path else "the given addresses"
+    source = str(deployment.source) if deployment.source else "the given addresses"
     if args.from_block is not None:
-        target = AuditTarget(chain_id, target.contracts, {name: args.from_block for name in target.contracts})
+        deployment = deployment.reading_from(args.from_block)
     if args.initial_range < 1 or args.max_range < args.initial_range:
         raise ValidationError("--initial-range must be at least 1 and at most --max-range")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     with AuditIndex(_db_path(args)) as index:
-        print(f"auditing {', '.join(sorted(target.contracts))} on chain {chain_id} from {source}", file=sys.stderr)
+        print(
+            f"auditing {', '.join(sorted(deployment.addresses()))} on chain {chain_id} from {source}", file=sys.stderr
+        )
         report = sync(
             w3,
             index,
-            target,
+            deployment,
             confirmations=args.confirmations,
             to_block=args.to_block,
             planner=RangePlanner(args.initial_range, args.max_range),

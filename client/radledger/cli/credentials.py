@@ -33,20 +33,17 @@ from typing import Any
 from radledger.chain import validation
 from radledger.chain.eip712 import Domain, SignedMessage, sign
 from radledger.chain.errors import ConfigurationError, ValidationError
-from radledger.cli import options
 from radledger.cli.options import (
     add_connection_options,
+    add_group,
     add_json_option,
     add_parser,
-    command_group,
-    hex0x,
-    open_connection,
-    parse_duration,
-    parse_when,
-    print_json,
+    session_for,
     set_handler,
-    show_time,
 )
+from radledger.cli.output import hex0x, print_json, show_time
+from radledger.cli.signing import add_signing_options, save_signed, signing_setup
+from radledger.deployment.session import Session, SigningSetup
 from radledger.registries.credentials.client import (
     NO_MAXIMUM,
     CredentialRegistryClient,
@@ -68,6 +65,7 @@ from radledger.registries.credentials.types import (
     RevocationReason,
     SignatureInvalidation,
 )
+from radledger.registries.parsing import parse_duration, parse_when
 
 EXIT_NOT_VALID = 3
 """`credential verify` and `credential check-device` exit status when a credential is not valid (0 when all are)."""
@@ -82,16 +80,16 @@ _REASONS = {r.name.lower().replace("_", "-"): r for r in RevocationReason}
 
 
 def register(subparsers: Any) -> None:
-    _register_schema(command_group(subparsers, "schema", GROUPS["schema"]))
-    _register_issuer(command_group(subparsers, "issuer", GROUPS["issuer"]))
-    _register_credential(command_group(subparsers, "credential", GROUPS["credential"]))
+    _register_schema(add_group(subparsers, "schema", GROUPS["schema"]))
+    _register_issuer(add_group(subparsers, "issuer", GROUPS["issuer"]))
+    _register_credential(add_group(subparsers, "credential", GROUPS["credential"]))
 
 
 # ----------------------------------------------------------------------------- shared
 
 
 def _client(args: argparse.Namespace, signer: bool = False) -> CredentialRegistryClient:
-    return open_connection(args, signer=signer).credentials()
+    return session_for(args, signer=signer).credentials()
 
 
 def _schema(client: CredentialRegistryClient | None, text: str) -> int:
@@ -518,7 +516,7 @@ def credential_device_id(args: argparse.Namespace) -> int:
 
 
 def _add_sign_options(p: argparse.ArgumentParser) -> None:
-    offline = options.add_signing_options(
+    offline = add_signing_options(
         p, "credentials", "offline signing (no node): --chain-id, --epoch (and --sequence to attest)"
     )
     offline.add_argument("--epoch", type=int, metavar="N", help="the issuer's signature epoch (0 unless invalidated)")
@@ -530,21 +528,21 @@ def _add_sign_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _signing_context(args: argparse.Namespace) -> options.SigningContext[CredentialRegistryClient]:
+def _signing_context(args: argparse.Namespace) -> SigningSetup[CredentialRegistryClient]:
     """The registry a signature is for: from the options (offline) or from a node."""
-    return options.SigningContext(
+    return signing_setup(
         args,
         "credentials",
         {"--epoch": args.epoch, "--sequence": getattr(args, "sequence", None)},
         required=("--epoch",),
         needs="--chain-id and --epoch (and --sequence to attest)",
-        client=options.Connection.credentials,
+        client=Session.credentials,
         offline_domain=Domain.credentials,
     )
 
 
 def _save(signed: SignedMessage, path: Path, summary: str) -> int:
-    return options.save_signed(
+    return save_signed(
         signed, path, summary, contract="credentials", counters=("epoch",), relay_command="credential relay"
     )
 

@@ -1,4 +1,4 @@
-"""The imaging site's gateway and the requester's image retrieval (the `gateway` extra's packages are
+"""The imaging site's gateway (the `gateway` extra's packages, httpx and starlette among them, are
 imported by the commands that need them, so the rest of the CLI works without them).
 
 radledger gateway serve --config FILE [--host H] [--port P]
@@ -6,8 +6,6 @@ radledger gateway register-study --config FILE --study UID [--patient ADDRESS]
 radledger gateway watch --config FILE [--once] [--interval S] [--from-now]
 radledger gateway studies --config FILE [--json]
 radledger gateway reconcile --config FILE [--repair] [--from-block N] [--json]
-radledger images search --gateway URL --purpose P [--json]
-radledger images fetch --gateway URL --study UID --purpose P --out DIR [--verify --rpc-url URL --records ADDRESS]
 """
 
 from __future__ import annotations
@@ -19,21 +17,11 @@ from typing import Any
 
 from radledger.chain import validation
 from radledger.chain.errors import ConfigurationError, ValidationError
-from radledger.cli.options import (
-    add_connection_options,
-    add_json_option,
-    add_parser,
-    add_signer_options,
-    command_group,
-    hex0x,
-    load_signer,
-    open_connection,
-    parse_purposes,
-    print_json,
-    set_handler,
-    show_time,
-)
-from radledger.registries.common import Purpose
+from radledger.cli.options import add_group, add_json_option, add_parser, set_handler
+from radledger.cli.output import hex0x, print_json, show_time
+from radledger.gateway.reconcile import access_events, repair
+from radledger.gateway.reconcile import reconcile as compare
+from radledger.gateway.store import GatewayStore
 
 EXIT_INCONSISTENT = 3
 """`gateway reconcile` exit status when the log and the chain disagree."""
@@ -42,7 +30,7 @@ EXIT_WATCH_ERRORS = 4
 
 
 def register(subparsers: Any) -> None:
-    gateway = command_group(subparsers, "gateway")
+    gateway = add_group(subparsers, "gateway", "the consent-gated DICOMweb gateway of an imaging site")
 
     p = add_parser(gateway, "serve", "serve the gateway (uvicorn) as its configuration says")
     _config_option(p)
@@ -75,43 +63,25 @@ def register(subparsers: Any) -> None:
     p = add_parser(gateway, "reconcile", "compare the gateway's access log with the chain's AccessRecorded trail")
     _config_option(p)
     p.add_argument("--repair", action="store_true", help="re-send recordAccess for accesses missing on chain")
-    p.add_argument("--from-block", type=int, metavar="N", help="first block to read (default: [chain] from_block)")
+    p.add_argument(
+        "--from-block",
+        type=int,
+        metavar="N",
+        help="first block to read (default: [chain] from_block, else the ConsentRegistry's creation block)",
+    )
     add_json_option(p)
     set_handler(p, reconcile)
-
-    images = command_group(subparsers, "images")
-    p = add_parser(images, "search", "list the studies a gateway lets this requester see")
-    _requester_options(p)
-    add_json_option(p)
-    set_handler(p, images_search)
-
-    p = add_parser(images, "fetch", "retrieve a consented study through a gateway into a folder")
-    _requester_options(p)
-    p.add_argument("--study", required=True, metavar="UID", help="StudyInstanceUID")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for <SOPInstanceUID>.dcm files")
-    p.add_argument(
-        "--verify", action="store_true", help="check the files' content hash against RecordRegistry (needs a node)"
-    )
-    add_connection_options(p, "records", "consent")
-    add_json_option(p)
-    set_handler(p, images_fetch)
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, type=Path, metavar="FILE", help="the gateway's TOML configuration")
 
 
-def _requester_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gateway", required=True, metavar="URL", help="the site's gateway URL (its audience)")
-    parser.add_argument("--purpose", required=True, metavar="PURPOSE", help="TREAT, HPAYMT, HOPERAT, HRESCH or ETREAT")
-    parser.add_argument("--lifetime", type=int, default=60, metavar="SECONDS", help="token lifetime (max 300)")
-    add_signer_options(parser)
-
-
 # ------------------------------------------------------------------------ site side
 
 
 def _context(args: argparse.Namespace, with_key: bool = True) -> Any:
+    # the gateway extra (an optional dependency): imported only when this command runs
     from radledger.gateway.config import load_settings
     from radledger.gateway.context import GatewayContext
 
@@ -119,6 +89,7 @@ def _context(args: argparse.Namespace, with_key: bool = True) -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # the gateway extra (an optional dependency): imported only when this command runs
     import uvicorn
 
     from radledger.gateway.app import create_app
@@ -135,23 +106,11 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _patient_from_map(ctx: Any, upstream: Any, uid: str) -> str | None:
-    """The study's patient address from the site's patient map, by the study's DICOM PatientID."""
-    from radledger.gateway.ingest import load_patient_map
-
-    if ctx.settings.patient_map is None:
-        return None
-    patients = load_patient_map(ctx.settings.patient_map)
-    for result in await upstream.search("studies", {"StudyInstanceUID": uid, "includefield": "00100020"}):
-        values = result.get("00100020", {}).get("Value") or []
-        if values and str(values[0]) in patients:
-            return patients[str(values[0])]
-    return None
-
-
 def register_study(args: argparse.Namespace) -> int:
+    # the gateway extra (an optional dependency): imported only when this command runs
     import anyio
 
+    from radledger.gateway.ingest import load_patient_map, patient_from_map
     from radledger.gateway.upstream import Upstream
 
     ctx = _context(args)
@@ -161,7 +120,8 @@ def register_study(args: argparse.Namespace) -> int:
         async with Upstream.open(ctx.settings.upstream) as upstream:
             who: str | None = patient
             if who is None and ctx.store.study(args.study) is None:
-                who = await _patient_from_map(ctx, upstream, args.study)
+                if ctx.settings.patient_map is not None:
+                    who = await patient_from_map(upstream, load_patient_map(ctx.settings.patient_map), args.study)
                 if who is None:
                     raise ValidationError(
                         f"study {args.study}: give --patient ADDRESS (no patient map entry for its PatientID)"
@@ -198,6 +158,7 @@ def _result_json(result: Any) -> dict[str, Any]:
 
 
 def watch(args: argparse.Namespace) -> int:
+    # the gateway extra (an optional dependency): imported only when this command runs
     import anyio
 
     from radledger.gateway.ingest import WatchOutcome, load_patient_map, poll_stable_studies, skip_history
@@ -238,8 +199,8 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def studies(args: argparse.Namespace) -> int:
+    # the gateway extra (an optional dependency): imported only when this command runs
     from radledger.gateway.config import load_settings
-    from radledger.gateway.store import GatewayStore
 
     settings = load_settings(args.config)
     store = GatewayStore(settings.store_path)
@@ -268,20 +229,18 @@ def studies(args: argparse.Namespace) -> int:
 
 
 def reconcile(args: argparse.Namespace) -> int:
-    from radledger.gateway.reconcile import access_events, repair
-    from radledger.gateway.reconcile import reconcile as compare
-
     ctx = _context(args)
     try:
         custodian = ctx.custodian_address
-        from_block = ctx.settings.from_block if args.from_block is None else args.from_block
-        events = access_events(ctx.w3, ctx.deployment.consent_registry, from_block)
+        from_block = ctx.from_block if args.from_block is None else args.from_block
+        consent = ctx.deployment.require("ConsentRegistry")
+        events = access_events(ctx.w3, consent, from_block)
         report = compare(ctx.store, events, custodian)
         if args.repair and report.missing:
             repaired = repair(ctx.store, ctx.deployment.consent(ctx.w3, ctx.custodian), report)
             fixed = sum(1 for a in repaired if a.tx_hash)
             print(f"re-sent recordAccess for {fixed} of {len(repaired)} missing accesses", file=sys.stderr)
-            events = access_events(ctx.w3, ctx.deployment.consent_registry, from_block)
+            events = access_events(ctx.w3, consent, from_block)
             report = compare(ctx.store, events, custodian)
     finally:
         ctx.close()
@@ -299,52 +258,3 @@ def reconcile(args: argparse.Namespace) -> int:
             print(f"  unexplained: AccessRecorded in {event.tx_hash} (grantee {event.grantee}) has no log entry")
         print("consistent" if report.consistent else "INCONSISTENT")
     return 0 if report.consistent else EXIT_INCONSISTENT
-
-
-# ------------------------------------------------------------------- requester side
-
-
-def _requester(args: argparse.Namespace) -> Any:
-    from radledger.gateway.requester import GatewayRequester
-
-    purpose = Purpose(parse_purposes(args.purpose, single=True))
-    return GatewayRequester(args.gateway, load_signer(args), purpose, lifetime=args.lifetime)
-
-
-def images_search(args: argparse.Namespace) -> int:
-    results = _requester(args).search_studies()
-    if args.json:
-        print_json(results)
-        return 0
-    for study in results:
-        uid = (study.get("0020000D", {}).get("Value") or ["?"])[0]
-        date = (study.get("00080020", {}).get("Value") or [""])[0]
-        description = (study.get("00081030", {}).get("Value") or [""])[0]
-        print(f"{uid}  {date}  {description}".rstrip())
-    print(f"{len(results)} stud{'y' if len(results) == 1 else 'ies'} visible")
-    return 0
-
-
-def images_fetch(args: argparse.Namespace) -> int:
-    from radledger.gateway.requester import verify_on_chain
-
-    fetched = _requester(args).fetch_study(args.study, args.out)
-    verified = None
-    if args.verify:
-        verified = verify_on_chain(fetched, open_connection(args).records())
-    if args.json:
-        print_json(
-            {
-                "studyInstanceUid": fetched.study_uid,
-                "files": [str(f) for f in fetched.files],
-                "contentHash": hex0x(fetched.content_hash),
-                "recordId": hex0x(fetched.record_id) if fetched.record_id else None,
-                "verifiedOnChain": verified,
-            }
-        )
-    else:
-        print(f"wrote {len(fetched.files)} instances of study {fetched.study_uid} to {fetched.folder}")
-        print(f"  content hash {hex0x(fetched.content_hash)}")
-        if verified is not None:
-            print("  matches RecordRegistry" if verified else "  DOES NOT MATCH RecordRegistry")
-    return 0 if verified is not False else EXIT_INCONSISTENT

@@ -20,21 +20,22 @@ from typing import Any
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.signers import Signer, UnlockedAccount
 from radledger.cli.options import (
-    ENV_DEPLOYMENT,
     add_json_option,
     add_parser,
     add_signer_options,
     deployment_option,
-    load_signer,
-    parse_duration,
-    print_json,
     set_handler,
+    signer_from,
 )
+from radledger.cli.output import print_json
+from radledger.deployment.addresses import DEPLOYMENT_ENV
+from radledger.deployment.deploy import deploy, plan_deployment
 from radledger.deployment.manifest import load_manifest, manifest_file, manifest_path
-from radledger.deployment.networks import Network, get_network, load_networks, redact
+from radledger.deployment.networks import DEPLOYER_KEY_ENV, Network, get_network, load_networks, redact
+from radledger.deployment.plan import DEFAULT_BREAK_GLASS_SECONDS
 from radledger.deployment.setup_file import load_setup
-from radledger.deployment.specs import DEFAULT_BREAK_GLASS_SECONDS, deploy, plan_deployment
 from radledger.deployment.verification import verify_deployment
+from radledger.registries.parsing import parse_duration
 
 EXIT_MISMATCH = 3
 """`verify-deployment` exit status when a check fails."""
@@ -70,7 +71,7 @@ def register(subparsers: Any) -> None:
     for action in p._actions:
         if action.dest == "key_env":
             action.help = "environment variable holding the deployer's key (default: the network's key_env, else "
-            action.help += "RADLEDGER_DEPLOYER_KEY)"
+            action.help += f"{DEPLOYER_KEY_ENV})"
     add_json_option(p)
     set_handler(p, run_deploy)
 
@@ -87,7 +88,7 @@ def register(subparsers: Any) -> None:
         dest="deployment",
         type=Path,
         metavar="PATH",
-        help=f"the manifest, or its folder (default: ${ENV_DEPLOYMENT}, else <deployments>/<chainId>.json)",
+        help=f"the manifest, or its folder (default: ${DEPLOYMENT_ENV}, else <deployments>/<chainId>.json)",
     )
     add_json_option(p)
     set_handler(p, run_verify)
@@ -116,7 +117,7 @@ def _signer(args: argparse.Namespace, network: Network, w3: Any) -> Signer:
         return UnlockedAccount(w3.eth.accounts[0])
     if args.key_env is None:
         args.key_env = network.key_env
-    return load_signer(args)
+    return signer_from(args)
 
 
 def run_deploy(args: argparse.Namespace) -> int:
