@@ -15,7 +15,8 @@ from radledger.chain.connection import connect
 from radledger.chain.events.reader import read_logs
 from radledger.chain.signers import UnlockedAccount
 from radledger.chain.transactions import Transactor
-from radledger.registries.credentials.client import CredentialRegistryClient, deploy_credentials
+from radledger.deployment.deploy import deploy_credentials
+from radledger.registries.credentials.client import CredentialRegistryClient
 from radledger.registries.credentials.types import Attestation, RevocationReason
 from tests.integration.conftest import AnvilNode
 from tests.integration.refusing_proxy import MAX_BLOCKS, MAX_LOGS, LimitingProxy, Limits
