@@ -311,7 +311,7 @@ def _register_preauth(actions: Any) -> None:
     add_signer_options(p)
     set_handler(p, preauth_sign_order)
 
-    p = add_parser(actions, "request", "the site requests authorization for a signed (or unsigned: pended) order")
+    p = add_parser(actions, "request", "the site requests authorization for an order signed by the physician")
     p.add_argument("--order", required=True, type=Path, metavar="ORDER.json")
     add_connection_options(p, "preauth", signer=True)
     add_json_option(p)
@@ -596,14 +596,26 @@ def _register_claim(actions: Any) -> None:
     p.add_argument("outcome", choices=sorted(_ADJUDICATIONS))
     p.add_argument("--paid", metavar="AMOUNT", help="partially-paid: the amount paid")
     p.add_argument("--reason", type=int, default=0, metavar="CODE", help="denied: the reason code")
+    p.add_argument("--request-id", metavar="HEX", help=_REQUEST_ID_HELP)
     add_connection_options(p, "preauth", signer=True)
     set_handler(p, claim_adjudicate)
 
     p = add_parser(actions, "show", "a claim and its adjudication")
     p.add_argument("claim_id", metavar="CLAIM_ID")
+    p.add_argument("--request-id", metavar="HEX", help=_REQUEST_ID_HELP)
     add_connection_options(p, "preauth")
     add_json_option(p)
     set_handler(p, claim_show)
+
+
+_REQUEST_ID_HELP = (
+    "the authorization the claim is under (claim ids are namespaced by authorization; "
+    "default: the only one with this claim id, from the events)"
+)
+
+
+def _claim_request(args: argparse.Namespace) -> bytes | None:
+    return None if getattr(args, "request_id", None) is None else _id(args.request_id, "request id")
 
 
 def claim_submit(args: argparse.Namespace) -> int:
@@ -636,8 +648,9 @@ def claim_adjudicate(args: argparse.Namespace) -> int:
     status = _ADJUDICATIONS[args.outcome]
     paid = _amount(args.paid, "paid amount") if args.paid is not None else None
     client = _client(args, signer=True)
-    receipt = client.adjudicate_claim(cid, status, paid, args.reason)
-    claim = client.get_claim(cid)
+    rid = _claim_request(args) or client.claim_request(cid)
+    receipt = client.adjudicate_claim(cid, status, paid, args.reason, request_id=rid)
+    claim = client.get_claim(cid, rid)
     print_tx(f"claim {hex0x(cid)}: {claim.status.name}, paid {_money(claim.paid_amount)}", receipt)
     return 0
 
@@ -655,7 +668,7 @@ def _claim_doc(claim: PreauthClaim) -> dict[str, Any]:
 
 
 def claim_show(args: argparse.Namespace) -> int:
-    claim = _client(args).get_claim(_id(args.claim_id, "claim id"))
+    claim = _client(args).get_claim(_id(args.claim_id, "claim id"), _claim_request(args))
     if args.json:
         print_json(_claim_doc(claim))
         return 0
