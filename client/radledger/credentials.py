@@ -582,7 +582,9 @@ class CredentialRegistryClient(SigningContractClient):
         attestation = self.attestation(uid)
         schema = self.get_schema(attestation.schema_id)
         proof = signed if signed is not None else self.signature_of(attestation)
-        return to_verifiable_credential(attestation, schema, self.domain(), proof)
+        primary = credential_uid(attestation.subject, attestation.schema_id, attestation.sequence)
+        index = None if attestation.uid == primary else self.issuer_index(attestation.issuer)
+        return to_verifiable_credential(attestation, schema, self.domain(), proof, index)
 
     def signature_of(self, attestation: Attestation) -> SignedMessage | None:
         """The issuer's signed `Attest` message that created `attestation`, if it was relayed with

@@ -34,7 +34,7 @@ from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 
 from radledger import validation
-from radledger.credentials import credential_uid, subject_address
+from radledger.credentials import co_issuer_credential_uid, credential_uid, subject_address
 from radledger.eip712 import Domain, SignedMessage, typed_data
 from radledger.errors import ValidationError
 from radledger.models import FOREVER, Attestation, CredentialSchema
@@ -80,7 +80,11 @@ def parse_iso_time(text: str) -> int:
 
 
 def to_verifiable_credential(
-    attestation: Attestation, schema: CredentialSchema, domain: Domain, signed: SignedMessage | None = None
+    attestation: Attestation,
+    schema: CredentialSchema,
+    domain: Domain,
+    signed: SignedMessage | None = None,
+    issuer_index: int | None = None,
 ) -> dict[str, Any]:
     """The VC 2.0 style document of `attestation` (of `schema`, in the registry of `domain`).
 
@@ -119,6 +123,9 @@ def to_verifiable_credential(
         "uid": "0x" + attestation.uid.hex(),
         "statusMethod": STATUS_METHOD,
     }
+    if issuer_index is not None:
+        # A co-issuer's uid is keyed by its issuer index too (latest wins per issuer).
+        doc["credentialStatus"]["issuerIndex"] = issuer_index
     doc["evidence"] = [
         {"type": [EVIDENCE_TYPE], "transactionHash": attestation.tx_hash, "blockNumber": attestation.block_number}
     ]
@@ -193,7 +200,12 @@ def _check_binding(doc: dict[str, Any], signed: SignedMessage) -> None:
         subject = doc["credentialSubject"]
         issuer_did = did_pkh(int(status["chainId"]), m["issuer"])
         until = parse_iso_time(doc["validUntil"]) if "validUntil" in doc else FOREVER
-        expected_uid = credential_uid(bytes(m["subject"]), int(m["schema"]), int(m["sequence"]))
+        if "issuerIndex" in status:
+            expected_uid = co_issuer_credential_uid(
+                bytes(m["subject"]), int(m["schema"]), int(status["issuerIndex"]), int(m["sequence"])
+            )
+        else:
+            expected_uid = credential_uid(bytes(m["subject"]), int(m["schema"]), int(m["sequence"]))
         mismatches = [
             name
             for name, same in [
