@@ -409,7 +409,7 @@ def test_the_site_registered_both_records_with_salted_ids_and_content_hashes(dem
     study, profile = demo.site.records
     assert (study.kind, profile.kind) == (RecordKind.IMAGING_STUDY, RecordKind.SAFETY_PROFILE)
     for record in demo.site.records:
-        assert record.record_id == record_id(demo.site.site_salt, record.uid)
+        assert record.record_id == record_id(demo.site.site_salt, record.uid, demo.accounts.site)
         on_chain = records.get_record(record.record_id)
         assert (on_chain.patient, on_chain.custodian, on_chain.kind, on_chain.version) == (
             demo.accounts.patient, demo.accounts.site, record.kind, 1,

@@ -102,7 +102,7 @@ from radledger.models import (
     X12ActionCode,
 )
 from radledger.preauth import DecisionReason, PreauthRegistryClient, order_message
-from radledger.records import RecordRegistryClient
+from radledger.records import RecordRegistryClient, record_id
 from radledger.signers import UnlockedAccount
 from radledger.transactions import Transactor
 
@@ -460,7 +460,8 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     a = _Actors(*(Transactor(w3, UnlockedAccount(account)) for account in w3.eth.accounts[:9]))
     patient = synthetic_key(rng)
     salt = rng.randbytes(32)
-    study, profile = synthetic_study(rng, salt), synthetic_safety_profile(rng, salt)
+    # Record ids are bound to the custodian that registers them (keccak256(site, local id)).
+    study, profile = synthetic_study(rng, salt, a.site.address), synthetic_safety_profile(rng, salt, a.site.address)
     reader = Physician("Dr. Amara Lindqvist (synthetic)", "teleradiologist, " + TELERADIOLOGY_NAME, synthetic_key(rng))
     ordering = Physician("Dr. Tomas Reyes (synthetic)", "ordering neurologist, gold-carded", synthetic_key(rng))
     second = Physician("Dr. Priya Natarajan (synthetic)", "ordering family physician", synthetic_key(rng))
@@ -756,11 +757,12 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     )  # fmt: skip
     records = deployment.records(w3, a.site)
     for record in (study, profile):
-        receipt = records.register(record.record_id, patient.address, record.kind, record.content_hash)
+        local_id = record_id(salt, record.uid)
+        receipt = records.register(local_id, patient.address, record.kind, record.content_hash)
         count = f"{len(record.instance_uids)} instances, " if record.instance_uids else ""
         story.step(
             "imaging site", f"registers the {record.label}", [receipt],
-            f"record id {short(record.record_id)} = keccak256(site salt, UID); the UID stays at the site",
+            f"record id {short(record.record_id)} = keccak256(site, keccak256(site salt, UID)); the UID stays at the site",
             f"content hash {short(record.content_hash)} over {count}{record.size_bytes:,} bytes",
         )  # fmt: skip
 

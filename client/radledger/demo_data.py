@@ -187,7 +187,7 @@ def synthetic_key(rng: random.Random) -> KeySigner:
     return KeySigner.from_key(keccak(rng.randbytes(32)))
 
 
-def synthetic_study(rng: random.Random, salt: bytes) -> SyntheticRecord:
+def synthetic_study(rng: random.Random, salt: bytes, custodian: str | None = None) -> SyntheticRecord:
     study_uid = dicom_uid(rng)
     instances: list[tuple[str, bytes]] = []
     paths: list[str] = []
@@ -205,12 +205,12 @@ def synthetic_study(rng: random.Random, salt: bytes) -> SyntheticRecord:
         instance_uids=tuple(uid for uid, _ in instances),
         local_paths=tuple(paths),
         size_bytes=sum(len(data) for _, data in instances),
-        record_id=record_id(salt, study_uid),
+        record_id=record_id(salt, study_uid, custodian),
         content_hash=content_hash(instances),
     )
 
 
-def synthetic_safety_profile(rng: random.Random, salt: bytes) -> SyntheticRecord:
+def synthetic_safety_profile(rng: random.Random, salt: bytes, custodian: str | None = None) -> SyntheticRecord:
     document_uid = dicom_uid(rng)
     document = json.dumps(
         {
@@ -229,7 +229,7 @@ def synthetic_safety_profile(rng: random.Random, salt: bytes) -> SyntheticRecord
         instance_uids=(),
         local_paths=(f"{PACS_STORAGE}/safety/{document_uid}.json",),
         size_bytes=len(document),
-        record_id=record_id(salt, document_uid),
+        record_id=record_id(salt, document_uid, custodian),
         content_hash=content_hash([(document_uid, document)]),
     )
 
