@@ -6,7 +6,7 @@
 - :func:`access_trail`: the recorded accesses of a record (``AccessRecorded``).
 - :func:`break_glass_events`: emergency accesses in a period, with reason codes.
 - :func:`credential_history` and :func:`credential_standing`: a subject's attestations, and
-  which were valid on a date (latest wins, as ``hasValidCredential``).
+  which were valid on a date (latest wins per issuer, as ``hasValidCredential``).
 - :func:`payer_requests`: a payer's prior-authorization requests and what was decided.
 
 Every answer row keeps the provenance of the event it comes from (block number and hash,
@@ -646,7 +646,14 @@ def credential_standing(
     out = []
     for schema in wanted:
         made = [e for e in history if e.schema_id == schema and e.attested_at <= when]
-        latest = made[-1] if made else None
+        # Latest wins per issuer (issue 11): each issuer's latest, the first issuer's (the primary) first;
+        # the standing is a valid one if any, else the primary issuer's latest (the contract's latestCredential).
+        per_issuer: dict[str, CredentialEntry] = {}
+        for e in made:
+            per_issuer[e.issuer] = e  # an update keeps the issuer's place (first attested first)
+        latest = next((e for e in per_issuer.values() if e.status_at(when) is CredentialStatus.VALID), None)
+        if latest is None and per_issuer:
+            latest = next(iter(per_issuer.values()))
         status = latest.status_at(when) if latest else CredentialStatus.MISSING
         name = names.get(schema, (f"schema {schema}", True))[0]
         out.append(CredentialStanding(raw_subject, schema, name, when, status, latest))
@@ -746,7 +753,7 @@ def _preauth_event(row: EventRow) -> PreauthEvent:
 
 PREAUTH_REQUEST_EVENTS = (
     "PreauthRequested", "PreauthDecided", "InformationRequested", "InformationProvided", "PreauthCancelled",
-    "PreauthAppealed", "DeadlineMissed", "ClaimSubmitted", "ClaimAdjudicated",
+    "PreauthAppealed", "DeadlineMissed", "ClaimSubmitted", "ClaimAdjudicated", "DecisionTimeframeExtended",
 )  # fmt: skip
 
 
@@ -785,6 +792,8 @@ def _case(rows: list[EventRow]) -> PreauthCase:
                 decision = made
         elif row.event == "PreauthAppealed":
             appealed, due = row, int(b["dueAt"])
+        elif row.event == "DecisionTimeframeExtended":
+            due = int(b["newDueAt"])  # lateness is judged against the extended deadline
         elif row.event == "InformationRequested":
             info += 1
         elif row.event == "DeadlineMissed":
