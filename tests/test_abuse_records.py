@@ -91,9 +91,12 @@ def test_the_contract_and_the_client_compute_the_same_bound_id(site_a: RecordReg
     local = local_record_id(SITE_SALT, UID)
     on_chain = bytes(site_a.contract.functions.recordIdOf(actors.site.address, local).call())
     assert on_chain == custodian_record_id(actors.site.address, local) == record_id(SITE_SALT, UID, actors.site.address)
-    assert site_a.contract.functions.register(local, actors.patient_signer.address, 1, content_hash("x")).call(
-        {"from": actors.site.address}
-    ) == on_chain  # register returns it
+    assert (
+        site_a.contract.functions.register(local, actors.patient_signer.address, 1, content_hash("x")).call(
+            {"from": actors.site.address}
+        )
+        == on_chain
+    )  # register returns it
 
 
 def test_consent_binds_the_patient_of_the_custodians_record(

@@ -134,7 +134,9 @@ def co_issuer_credential_uid(subject: Any, schema_id: int, issuer_index: int, se
     keccak256(abi.encode(subject, schema, issuerIndex)), low 32 bits replaced by the sequence."""
     if not isinstance(sequence, int) or not 0 < sequence <= UINT32_MAX:
         raise ValidationError(f"sequence: {sequence!r} is not between 1 and {UINT32_MAX}")
-    digest = keccak(abi_encode(["bytes32", "uint32", "uint32"], [subject_id(subject), _schema_id(schema_id), issuer_index]))
+    digest = keccak(
+        abi_encode(["bytes32", "uint32", "uint32"], [subject_id(subject), _schema_id(schema_id), issuer_index])
+    )
     return digest[:28] + sequence.to_bytes(4, "big")
 
 
@@ -399,7 +401,10 @@ class CredentialRegistryClient(SigningContractClient):
         """Whether `issuer`'s latest attestation of `schema_id` about the subject is valid now."""
         return bool(
             self._call(
-                "hasValidCredentialFrom", subject_id(subject), _schema_id(schema_id), validation.address(issuer, "issuer")
+                "hasValidCredentialFrom",
+                subject_id(subject),
+                _schema_id(schema_id),
+                validation.address(issuer, "issuer"),
             )
         )
 
@@ -758,8 +763,8 @@ __all__ = [
     "CredentialRegistryClient",
     "attest_message",
     "cme_value",
-    "credential_key",
     "co_issuer_credential_uid",
+    "credential_key",
     "credential_uid",
     "deploy_credentials",
     "device_id",

@@ -762,7 +762,8 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
         count = f"{len(record.instance_uids)} instances, " if record.instance_uids else ""
         story.step(
             "imaging site", f"registers the {record.label}", [receipt],
-            f"record id {short(record.record_id)} = keccak256(site, keccak256(site salt, UID)); the UID stays at the site",
+            f"record id {short(record.record_id)} = keccak256(site, keccak256(site salt, UID)); "
+            "the UID stays at the site",
             f"content hash {short(record.content_hash)} over {count}{record.size_bytes:,} bytes",
         )  # fmt: skip
 

@@ -5,8 +5,9 @@ Every figure is measured on a fresh in-process chain (eth-tester on py-evm) that
 give the same numbers. A transaction's figure is the whole transaction's ``gasUsed`` from its
 receipt, in the case named by its key: the first-time case (a grant that writes a new slot, a
 patient's first signature), and for credentials also the renewal case (``...Supersede``), which
-costs more because the superseded attestation moves to a history slot. A view's figure is the gas of the call itself without the 21,000 transaction base,
-from py-evm's *exact* estimator (its default one stops within 21,000 of the answer).
+costs more because the superseded attestation moves to a history slot. A view's figure is the
+gas of the call itself without the 21,000 transaction base, from py-evm's *exact* estimator (its
+default one stops within 21,000 of the answer).
 
 Measurements live in a registry: each is one function taking a :class:`Bench` (the chain, the
 core deployment, funded synthetic identities) and returning ``{operation: gas}``; it runs in

@@ -566,7 +566,9 @@ class PreauthRegistryClient(SigningContractClient):
         )
         found = {bytes(log["topics"][2]) for log in self._logs(["0x" + topic.hex(), "0x" + cid.hex()], None)}
         if len(found) > 1:
-            raise ValidationError(f"claim id 0x{cid.hex()} is used under {len(found)} authorizations: give the request id")
+            raise ValidationError(
+                f"claim id 0x{cid.hex()} is used under {len(found)} authorizations: give the request id"
+            )
         return found.pop() if found else bytes(32)
 
     def get_claim(self, claim_id: bytes, request_id: bytes | None = None) -> PreauthClaim:
