@@ -325,6 +325,22 @@ def _register_preauth(actions: Any) -> None:
     add_connection_options(p, "preauth", signer=True)
     set_handler(p, preauth_decide)
 
+    p = add_parser(
+        actions, "extend", "the payer extends a pended standard request's decision deadline (once, at most 14 days)"
+    )
+    p.add_argument("request_id", metavar="REQUEST_ID")
+    p.add_argument(
+        "--until",
+        required=True,
+        metavar="WHEN",
+        help="the new deadline: a date and time, or a duration after the current deadline (e.g. 14d)",
+    )
+    p.add_argument(
+        "--reason", required=True, type=int, choices=(1, 2), help="1: the patient asked; 2: more information needed"
+    )
+    add_connection_options(p, "preauth", signer=True)
+    set_handler(p, preauth_extend)
+
     for name, help_text in (
         ("info", "the site answers an information request with new evidence (appended to the opening)"),
         ("appeal", "the site appeals a denial or modification with new evidence (appended to the opening)"),
@@ -494,6 +510,15 @@ def preauth_decide(args: argparse.Namespace) -> int:
     print_tx(
         f"{args.action}: request {hex0x(rid)} is {request.status.name} (X12 {request.x12_action_code.value})", receipt
     )
+    return 0
+
+
+def preauth_extend(args: argparse.Namespace) -> int:
+    rid = _id(args.request_id)
+    client = _client(args, signer=True)
+    due = client.get_request(rid).due_at
+    receipt = client.extend(rid, parse_when(args.until, due, "new deadline"), args.reason)
+    print_tx(f"extend: request {hex0x(rid)} is now due {show_time(client.get_request(rid).due_at)}", receipt)
     return 0
 
 
