@@ -26,16 +26,19 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
     bytes32 public constant INVALIDATE_SIGNATURES_TYPEHASH =
         keccak256("InvalidateSignatures(address issuer,uint64 epoch,uint256 deadline)");
 
-    /// @dev The low 32 bits of a uid are its sequence number; the rest is the (subject, schema) key.
+    /// @dev The low 32 bits of a uid are its sequence number; the rest is the key of its issuer's slot.
     uint256 private constant _SEQUENCE_MASK = type(uint32).max;
     uint256 private constant _MAX_SCHEMA_NAME = 200;
 
-    /// @dev One slot per (subject, schema) key for the latest attestation, and one per uid in
-    /// `_history` for each superseded one, from the low bits:
+    /// @dev One slot per (subject, schema, issuer) for that issuer's latest attestation, and one per
+    /// uid in `_history` for each superseded one, from the low bits:
     /// issuer (bits 0-31, an index into `_issuers`) | validFrom (32-71) | validUntil (72-111)
-    /// | revokedAt (112-151) | sequence (152-183) | revocable (184-191) | unused (192-255).
+    /// | revokedAt (112-151) | sequence (152-183) | revocable (184-191) | coIssuer0 (192-223)
+    /// | coIssuer1 (224-255).
     /// A slot exists while sequence != 0. The issuer is a 32-bit index (assigned on its first
     /// authorization) rather than its address so that revocation time and a 32-bit sequence fit.
+    /// `coIssuer0` and `coIssuer1` are used in a primary slot only (see the storage note below):
+    /// the indices of up to two other issuers holding attestations of the same subject and schema.
     struct CredentialSlot {
         uint32 issuer;
         uint40 validFrom;
@@ -43,6 +46,8 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
         uint40 revokedAt;
         uint32 sequence;
         bool revocable;
+        uint32 coIssuer0;
+        uint32 coIssuer1;
     }
 
     /// @dev One slot per schema: maxValidity (bits 0-39) | revocable (40-47). Registered iff maxValidity != 0.
@@ -52,11 +57,21 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
     }
 
     // Storage layout and gas. An attestation writes exactly one new slot: the latest slot of its
-    // (subject, schema) key. The uid encodes that key (its high 224 bits) and the sequence (its
-    // low 32 bits), so every view finds the slot from the uid alone, without a uid -> key lookup
-    // (which would be a second new slot per attestation: 21,000 + 10 x 44,200 > 450,000 for a
-    // batch of 10). The superseded attestation moves to `_history[its uid]` only when the next
-    // one arrives, so a first attestation pays for one slot and a renewal for two.
+    // issuer for its subject and schema. The uid encodes that slot's key (its high 224 bits) and the
+    // sequence (its low 32 bits), so every view finds the slot from the uid alone, without a
+    // uid -> key lookup (which would be a second new slot per attestation: 21,000 + 10 x 44,200 >
+    // 450,000 for a batch of 10). The superseded attestation moves to `_history[its uid]` only when
+    // the same issuer's next one arrives, so a first attestation pays for one slot and a renewal for two.
+    //
+    // Latest wins per issuer. The first issuer to attest a (subject, schema) owns its primary slot,
+    // keyed by (subject, schema) alone: for the usual single issuer (a state board, a payer's gold
+    // card) every read is one slot, as before. Another issuer's attestations go to its own slot,
+    // keyed by (subject, schema, issuer index), and the primary slot's spare 64 bits list up to two
+    // such co-issuers, so `hasValidCredential` reads at most three slots. No issuer's attestation
+    // touches another issuer's slot or sequence: it can neither supersede another issuer's
+    // attestation nor make its signatures stale. A co-issuer entry whose attestation can never be
+    // valid again (revoked, or expired) is reused by the next co-issuer; a fourth issuer with three
+    // live attestations present is refused (`TooManyIssuers`).
     //
     // Replay protection without a new slot (the consent contract's pattern): an `Attest`
     // signature commits to the sequence number the attestation will take, so it works once, and
@@ -160,7 +175,8 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
     ) external returns (bytes32 uid) {
         _checkDeadline(deadline);
         (SchemaSlot memory s, uint32 issuerIndex) = _checkIssuer(schema, issuer);
-        uint32 sequence = _latest[_key(subject, schema)].sequence + 1;
+        (, CredentialSlot storage own) = _slotOf(subject, schema, issuerIndex);
+        uint32 sequence = own.sequence + 1;
         bytes32 structHash = keccak256(
             bytes.concat(
                 abi.encode(ATTEST_TYPEHASH, issuer, subject, schema, dataHash, value, validFrom, validUntil),
@@ -235,7 +251,16 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
 
     /// @inheritdoc ICredentialRegistry
     function hasValidCredential(bytes32 subject, uint32 schema) external view returns (bool) {
-        return _validNow(_latest[_key(subject, schema)]);
+        (bytes32 key,) = _validLatest(subject, schema);
+        return key != bytes32(0);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function hasValidCredentialFrom(bytes32 subject, uint32 schema, address issuer) external view returns (bool) {
+        uint32 index = _issuerIndex[issuer];
+        if (index == 0) return false;
+        (, CredentialSlot storage slot) = _slotOf(subject, schema, index);
+        return slot.issuer == index && _validNow(slot);
     }
 
     /// @inheritdoc ICredentialRegistry
@@ -245,9 +270,29 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
         returns (bytes32 uid, Attestation memory attestation)
     {
         _schema(schema);
-        bytes32 key = _key(subject, schema);
-        CredentialSlot memory c = _latest[key];
+        (bytes32 key, CredentialSlot memory c) = _validLatest(subject, schema);
+        if (key == bytes32(0)) {
+            key = _key(subject, schema);
+            c = _latest[key];
+        }
         if (c.sequence != 0) {
+            uid = key | bytes32(uint256(c.sequence));
+            attestation = _view(c, true);
+        }
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function latestCredentialOf(bytes32 subject, uint32 schema, address issuer)
+        external
+        view
+        returns (bytes32 uid, Attestation memory attestation)
+    {
+        _schema(schema);
+        uint32 index = _issuerIndex[issuer];
+        if (index == 0) return (uid, attestation);
+        (bytes32 key, CredentialSlot storage slot) = _slotOf(subject, schema, index);
+        CredentialSlot memory c = slot;
+        if (c.sequence != 0 && c.issuer == index) {
             uid = key | bytes32(uint256(c.sequence));
             attestation = _view(c, true);
         }
@@ -263,6 +308,20 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
     /// @inheritdoc ICredentialRegistry
     function credentialUid(bytes32 subject, uint32 schema, uint32 sequence) external pure returns (bytes32) {
         return _key(subject, schema) | bytes32(uint256(sequence));
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function coIssuerCredentialUid(bytes32 subject, uint32 schema, address issuer, uint32 sequence)
+        external
+        view
+        returns (bytes32)
+    {
+        return _coKey(subject, schema, _issuerIndex[issuer]) | bytes32(uint256(sequence));
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function issuerIndexOf(address issuer) external view returns (uint32) {
+        return _issuerIndex[issuer];
     }
 
     /// @inheritdoc ICredentialRegistry
@@ -307,21 +366,24 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
             revert ValidityExceedsMaximum(schema, r.validFrom, r.validUntil, s.maxValidity);
         }
         if (r.refUid != bytes32(0) && !_exists(r.refUid)) revert ReferencedCredentialNotFound(r.refUid);
-        bytes32 key = _key(r.subject, schema);
-        CredentialSlot storage slot = _latest[key];
-        uint32 previous = slot.sequence;
+        (bytes32 key, CredentialSlot storage slot) = _enlist(r.subject, schema, issuerIndex);
+        CredentialSlot memory current = slot;
+        uint32 previous = current.sequence;
         if (previous != 0) {
-            // Latest wins: the superseded attestation keeps answering under its own uid.
-            _history[key | bytes32(uint256(previous))] = slot;
+            // Latest wins, per issuer: the superseded attestation keeps answering under its own uid.
+            _history[key | bytes32(uint256(previous))] = current;
         }
         uint32 sequence = previous + 1;
+        // A primary slot keeps its co-issuer list (zero in a co-issuer's own slot).
         _latest[key] = CredentialSlot({
             issuer: issuerIndex,
             validFrom: r.validFrom,
             validUntil: r.validUntil,
             revokedAt: 0,
             sequence: sequence,
-            revocable: s.revocable
+            revocable: s.revocable,
+            coIssuer0: current.coIssuer0,
+            coIssuer1: current.coIssuer1
         });
         uid = key | bytes32(uint256(sequence));
         emit CredentialAttested(
@@ -345,8 +407,72 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
 
     /// @dev Exists, not revoked, and validFrom <= now < validUntil (the slot is read once).
     function _validNow(CredentialSlot storage slot) private view returns (bool) {
-        CredentialSlot memory c = slot;
+        return _validNowMemory(slot);
+    }
+
+    function _validNowMemory(CredentialSlot memory c) private view returns (bool) {
         return c.sequence != 0 && c.revokedAt == 0 && c.validFrom <= block.timestamp && block.timestamp < c.validUntil;
+    }
+
+    /// @dev Whether an attestation slot could be valid now or later: exists, not revoked, not expired.
+    function _live(CredentialSlot storage slot) private view returns (bool) {
+        CredentialSlot memory c = slot;
+        return c.sequence != 0 && c.revokedAt == 0 && block.timestamp < c.validUntil;
+    }
+
+    /// @dev The key and content of a latest attestation of (subject, schema) that is valid now, from the
+    /// primary issuer first, then the co-issuers; key 0 when none is. Reads one to three slots.
+    function _validLatest(bytes32 subject, uint32 schema) private view returns (bytes32 key, CredentialSlot memory c) {
+        bytes32 primaryKey = _key(subject, schema);
+        CredentialSlot memory primary = _latest[primaryKey];
+        if (_validNowMemory(primary)) return (primaryKey, primary);
+        uint32[2] memory others = [primary.coIssuer0, primary.coIssuer1];
+        for (uint256 i; i < 2; ++i) {
+            if (others[i] == 0) continue;
+            bytes32 coKey = _coKey(subject, schema, others[i]);
+            c = _latest[coKey];
+            if (_validNowMemory(c)) return (coKey, c);
+        }
+        return (bytes32(0), c);
+    }
+
+    /// @dev The latest slot of `issuerIndex` for (subject, schema): the primary slot when it is empty or
+    /// the issuer's, else the issuer's own co-issuer slot. Reads the primary slot only.
+    function _slotOf(bytes32 subject, uint32 schema, uint32 issuerIndex)
+        private
+        view
+        returns (bytes32 key, CredentialSlot storage slot)
+    {
+        key = _key(subject, schema);
+        slot = _latest[key];
+        (uint32 sequence, uint32 owner) = (slot.sequence, slot.issuer);
+        if (sequence != 0 && owner != issuerIndex) {
+            key = _coKey(subject, schema, issuerIndex);
+            slot = _latest[key];
+        }
+    }
+
+    /// @dev {_slotOf} for an attestation about to be written: a co-issuer not yet listed in the primary
+    /// slot takes a free entry, or one whose issuer's attestation can never be valid again.
+    function _enlist(bytes32 subject, uint32 schema, uint32 issuerIndex)
+        private
+        returns (bytes32 key, CredentialSlot storage slot)
+    {
+        bytes32 primaryKey;
+        (key, slot) = _slotOf(subject, schema, issuerIndex);
+        primaryKey = _key(subject, schema);
+        if (key == primaryKey) return (key, slot);
+        CredentialSlot storage primary = _latest[primaryKey];
+        (uint32 co0, uint32 co1) = (primary.coIssuer0, primary.coIssuer1);
+        if (co0 == issuerIndex || co1 == issuerIndex) return (key, slot);
+        // Reusing an entry changes no answer: its issuer's latest attestation is revoked or expired for good.
+        if (co0 == 0 || !_live(_latest[_coKey(subject, schema, co0)])) {
+            primary.coIssuer0 = issuerIndex;
+        } else if (co1 == 0 || !_live(_latest[_coKey(subject, schema, co1)])) {
+            primary.coIssuer1 = issuerIndex;
+        } else {
+            revert TooManyIssuers(subject, schema);
+        }
     }
 
     function _invalidateSignatures(address issuer) private {
@@ -354,9 +480,14 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
         emit SignaturesInvalidated(issuer, epoch);
     }
 
-    /// @dev The (subject, schema) key: keccak256(abi.encode(subject, schema)) with its low 32 bits cleared.
+    /// @dev The primary key of (subject, schema): keccak256(abi.encode(subject, schema)) with its low 32 bits cleared.
     function _key(bytes32 subject, uint32 schema) private pure returns (bytes32) {
         return keccak256(abi.encode(subject, schema)) & ~bytes32(_SEQUENCE_MASK);
+    }
+
+    /// @dev A co-issuer's key: keccak256(abi.encode(subject, schema, issuerIndex)), low 32 bits cleared.
+    function _coKey(bytes32 subject, uint32 schema, uint32 issuerIndex) private pure returns (bytes32) {
+        return keccak256(abi.encode(subject, schema, issuerIndex)) & ~bytes32(_SEQUENCE_MASK);
     }
 
     /// @dev The slot holding attestation `uid`: the latest slot of its key, or its history slot

@@ -6,7 +6,8 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
 import {IPreauthRegistry} from "./interfaces/IPreauthRegistry.sol";
-import {ZeroAddress} from "./Common.sol";
+import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
+import {InvalidSignature, SignatureExpired, ZeroAddress} from "./Common.sol";
 
 /// @title PreauthRegistry
 /// @notice Imaging prior authorization and claims between sites and payers, with gold-card
@@ -23,12 +24,19 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
     /// @notice CMS-0057-F decision deadlines: 72 hours expedited, 7 calendar days standard.
     uint32 public constant MAX_EXPEDITED_DECISION = 72 hours;
     uint32 public constant MAX_STANDARD_DECISION = 7 days;
+    /// @notice CMS-0057-F: a standard decision may be extended once, by up to 14 calendar days.
+    uint32 public constant MAX_EXTENSION = 14 days;
+    /// @notice Extension reason: the patient (enrollee) asked for it.
+    uint16 public constant EXTENSION_PATIENT_REQUEST = 1;
+    /// @notice Extension reason: the payer justifies a need for additional information.
+    uint16 public constant EXTENSION_ADDITIONAL_INFORMATION = 2;
     uint32 private constant _MAX_APPEAL_PERIOD = 365 days;
 
     uint8 private constant _EXPEDITED = 1 << 0;
     uint8 private constant _INFO_REQUESTED = 1 << 1;
     uint8 private constant _APPEALED = 1 << 2;
     uint8 private constant _DEADLINE_MISSED = 1 << 3;
+    uint8 private constant _EXTENDED = 1 << 4;
 
     /// @dev A policy in two slots.
     /// Slot 0, from the low bits: active (0-7) | autoApproval (8-15) | maxUnits (16-31)
@@ -53,7 +61,7 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
 
     /// @dev A request in two slots.
     /// Slot 0: requester (0-159) | status (160-167) | flags (168-175: expedited, information requested,
-    ///   appealed, deadline missed in the current phase) | units (176-191) | approvedUnits (192-207)
+    ///   appealed, deadline missed in the current phase, extended) | units (176-191) | approvedUnits (192-207)
     ///   | usedUnits (208-223) | policyId (224-255).
     /// Slot 1: requestedAt (0-39) | dueAt (40-79) | decidedAt (80-119) | expiresAt (120-159) | appealBy (160-199).
     /// Commitments, procedure and physician live in the events only.
@@ -72,10 +80,9 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
         uint40 appealBy;
     }
 
-    /// @dev A claim in two slots. Slot 0: requestId. Slot 1: status (0-7) | units (8-23)
-    ///   | amount (24-119) | paidAmount (120-215) | submittedAt (216-255).
+    /// @dev A claim in one slot, under its request (claim ids are namespaced by authorization):
+    /// status (bits 0-7) | units (8-23) | amount (24-119) | paidAmount (120-215) | submittedAt (216-255).
     struct ClaimSlot {
-        bytes32 requestId;
         ClaimStatus status;
         uint16 units;
         uint96 amount;
@@ -84,6 +91,7 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
     }
 
     ICredentialRegistry private immutable _credentials;
+    IRecordRegistry private immutable _records;
 
     mapping(address payer => uint32) private _payerIndex;
     uint32 private _payerCount;
@@ -91,11 +99,16 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
     mapping(uint32 policyId => PolicySlot) private _policies;
     uint32 private _policyCount;
     mapping(bytes32 requestId => RequestSlot) private _requests;
-    mapping(bytes32 claimId => ClaimSlot) private _claims;
+    mapping(bytes32 requestId => mapping(bytes32 claimId => ClaimSlot)) private _claims;
 
-    constructor(address admin, ICredentialRegistry credentials) EIP712("radledger PreauthRegistry", "1") {
-        if (admin == address(0) || address(credentials) == address(0)) revert ZeroAddress();
+    constructor(address admin, ICredentialRegistry credentials, IRecordRegistry records)
+        EIP712("radledger PreauthRegistry", "1")
+    {
+        if (admin == address(0) || address(credentials) == address(0) || address(records) == address(0)) {
+            revert ZeroAddress();
+        }
         _credentials = credentials;
+        _records = records;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -152,6 +165,8 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
         uint256 signatureDeadline,
         bytes calldata physicianSignature
     ) external returns (bytes32 requestId) {
+        // Sites are RecordRegistry's active custodians: governance registers an imaging site once.
+        if (!_records.isActiveCustodian(msg.sender)) revert NotRegisteredSite(msg.sender);
         if (units == 0) revert InvalidUnits(units);
         if (memberCommitment == bytes32(0) || clinicalCommitment == bytes32(0)) revert ZeroCommitment();
         if (physician == address(0)) revert ZeroAddress();
@@ -174,11 +189,15 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
         );
         RequestSlot storage stored = _requests[requestId];
         if (stored.status != Status.None) revert RequestExists(requestId);
+        // A request names a physician only with that physician's signed order, pended or not.
+        if (block.timestamp > signatureDeadline) revert SignatureExpired(signatureDeadline, block.timestamp);
+        if (!SignatureChecker.isValidSignatureNowCalldata(physician, requestId, physicianSignature)) {
+            revert InvalidSignature(physician);
+        }
 
         uint40 now_ = uint40(block.timestamp);
         uint40 dueAt = now_ + (expedited ? policy.expeditedDecisionSeconds : policy.standardDecisionSeconds);
-        bool automatic = _autoApproves(policy, units, subject, signatureDeadline)
-            && SignatureChecker.isValidSignatureNowCalldata(physician, requestId, physicianSignature);
+        bool automatic = _autoApproves(policy, units, subject);
         uint40 expiresAt = automatic ? now_ + uint40(policy.approvalValidityDays) * 1 days : 0;
 
         stored.requester = msg.sender;
@@ -235,6 +254,26 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
         _checkPending(requestId, stored);
         stored.flags |= _INFO_REQUESTED;
         emit InformationRequested(requestId, payer, reasonCode);
+    }
+
+    /// @inheritdoc IPreauthRegistry
+    function extend(bytes32 requestId, uint40 newDueAt, uint16 reasonCode) external {
+        if (reasonCode != EXTENSION_PATIENT_REQUEST && reasonCode != EXTENSION_ADDITIONAL_INFORMATION) {
+            revert InvalidExtensionReason(reasonCode);
+        }
+        RequestSlot storage stored = _requests[requestId];
+        address payer = _checkPayer(requestId, stored);
+        Status status = stored.status;
+        if (status != Status.Pended) revert InvalidStatus(requestId, status);
+        uint8 flags = stored.flags;
+        uint40 dueAt = stored.dueAt;
+        // Standard requests only, once, and before the deadline passes (an extension is notified in time).
+        if (flags & (_EXPEDITED | _EXTENDED) != 0 || block.timestamp > dueAt) revert ExtensionNotAllowed(requestId);
+        uint40 latest = dueAt + MAX_EXTENSION;
+        if (newDueAt <= dueAt || newDueAt > latest) revert InvalidExtension(requestId, newDueAt, dueAt, latest);
+        stored.flags = flags | _EXTENDED;
+        stored.dueAt = newDueAt;
+        emit DecisionTimeframeExtended(requestId, payer, dueAt, newDueAt, reasonCode);
     }
 
     /// @inheritdoc IPreauthRegistry
@@ -305,10 +344,9 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
             remaining = stored.approvedUnits - stored.usedUnits;
         }
         if (units > remaining) revert InsufficientUnits(requestId, units, remaining);
-        ClaimSlot storage claim = _claims[claimId];
-        if (claim.status != ClaimStatus.None) revert ClaimExists(claimId);
+        ClaimSlot storage claim = _claims[requestId][claimId];
+        if (claim.status != ClaimStatus.None) revert ClaimExists(requestId, claimId);
         stored.usedUnits += units;
-        claim.requestId = requestId;
         claim.status = ClaimStatus.Submitted;
         claim.units = units;
         claim.amount = amount;
@@ -317,10 +355,15 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IPreauthRegistry
-    function adjudicateClaim(bytes32 claimId, ClaimStatus status, uint96 paidAmount, uint16 reasonCode) external {
-        ClaimSlot storage claim = _claims[claimId];
-        if (claim.status == ClaimStatus.None) revert ClaimNotFound(claimId);
-        bytes32 requestId = claim.requestId;
+    function adjudicateClaim(
+        bytes32 requestId,
+        bytes32 claimId,
+        ClaimStatus status,
+        uint96 paidAmount,
+        uint16 reasonCode
+    ) external {
+        ClaimSlot storage claim = _claims[requestId][claimId];
+        if (claim.status == ClaimStatus.None) revert ClaimNotFound(requestId, claimId);
         RequestSlot storage stored = _requests[requestId];
         _checkPayer(requestId, stored);
         if (claim.status != ClaimStatus.Submitted) revert ClaimAlreadyAdjudicated(claimId, claim.status);
@@ -369,6 +412,7 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
             informationRequested: s.flags & _INFO_REQUESTED != 0,
             appealed: s.flags & _APPEALED != 0,
             deadlineMissed: s.flags & _DEADLINE_MISSED != 0,
+            extended: s.flags & _EXTENDED != 0,
             units: s.units,
             approvedUnits: s.approvedUnits,
             usedUnits: s.usedUnits,
@@ -381,11 +425,11 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IPreauthRegistry
-    function getClaim(bytes32 claimId) external view returns (Claim memory) {
-        ClaimSlot memory c = _claims[claimId];
-        if (c.status == ClaimStatus.None) revert ClaimNotFound(claimId);
+    function getClaim(bytes32 requestId, bytes32 claimId) external view returns (Claim memory) {
+        ClaimSlot memory c = _claims[requestId][claimId];
+        if (c.status == ClaimStatus.None) revert ClaimNotFound(requestId, claimId);
         return Claim({
-            requestId: c.requestId,
+            requestId: requestId,
             status: c.status,
             units: c.units,
             amount: c.amount,
@@ -423,6 +467,11 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
         return _credentials;
     }
 
+    /// @inheritdoc IPreauthRegistry
+    function recordRegistry() external view returns (IRecordRegistry) {
+        return _records;
+    }
+
     // ---------------------------------------------------------------- internal
 
     function _decide(
@@ -451,12 +500,8 @@ contract PreauthRegistry is IPreauthRegistry, AccessControl, EIP712 {
         emit PreauthDecided(requestId, payer, status, approvedUnits, reasonCode, expiresAt, appealBy, false, onAppeal);
     }
 
-    function _autoApproves(PolicySlot storage policy, uint16 units, bytes32 subject, uint256 signatureDeadline)
-        private
-        view
-        returns (bool)
-    {
-        if (!policy.autoApproval || units > policy.maxUnits || block.timestamp > signatureDeadline) return false;
+    function _autoApproves(PolicySlot storage policy, uint16 units, bytes32 subject) private view returns (bool) {
+        if (!policy.autoApproval || units > policy.maxUnits) return false;
         uint32 goldCard = policy.goldCardSchema;
         return goldCard != 0 && _credentials.hasValidCredential(subject, goldCard);
     }

@@ -77,12 +77,17 @@ contract RecordRegistry is IRecordRegistry, AccessControl {
     }
 
     /// @inheritdoc IRecordRegistry
-    function register(bytes32 recordId, address patient, RecordKind kind, bytes32 contentHash) external {
+    function register(bytes32 localId, address patient, RecordKind kind, bytes32 contentHash)
+        external
+        returns (bytes32 recordId)
+    {
         uint32 custodianIndex = _activeCustodianIndex(msg.sender);
-        if (recordId == bytes32(0)) revert ZeroRecordId();
+        if (localId == bytes32(0)) revert ZeroRecordId();
         if (patient == address(0)) revert ZeroAddress();
         if (kind == RecordKind.None) revert InvalidRecordKind(uint8(kind));
         if (contentHash == bytes32(0)) revert ZeroContentHash();
+        // The id is bound to its custodian: another site registering the same local id gets another record.
+        recordId = _recordIdOf(msg.sender, localId);
         RecordSlot storage record = _records[recordId];
         if (record.patient != address(0)) revert RecordAlreadyRegistered(recordId);
         record.patient = patient;
@@ -134,6 +139,16 @@ contract RecordRegistry is IRecordRegistry, AccessControl {
     }
 
     /// @inheritdoc IRecordRegistry
+    function recordIdOf(address custodian, bytes32 localId) external pure returns (bytes32) {
+        return _recordIdOf(custodian, localId);
+    }
+
+    /// @inheritdoc IRecordRegistry
+    function isActiveCustodian(address account) external view returns (bool) {
+        return _custodians[account].active;
+    }
+
+    /// @inheritdoc IRecordRegistry
     function getCustodian(address custodian) external view returns (Custodian memory) {
         CustodianSlot memory slot = _custodians[custodian];
         if (slot.index == 0) revert CustodianNotRegistered(custodian);
@@ -148,6 +163,10 @@ contract RecordRegistry is IRecordRegistry, AccessControl {
     /// @inheritdoc IRecordRegistry
     function custodianCount() external view returns (uint32) {
         return _custodianCount;
+    }
+
+    function _recordIdOf(address custodian, bytes32 localId) private pure returns (bytes32) {
+        return keccak256(abi.encode(custodian, localId));
     }
 
     function _activeCustodianIndex(address account) private view returns (uint32) {

@@ -127,11 +127,12 @@ def travel_to(w3: Web3, timestamp: int) -> None:
     assert int(w3.eth.get_block("latest")["timestamp"]) == timestamp
 
 
-def build_world(chain: Web3, actors: Actors) -> World:
+def build_world(chain: Web3, actors: Actors, records_address: str) -> World:
+    """The sites are the session deployment's custodians (RecordRegistry at `records_address`)."""
     accounts = chain.eth.accounts
     admin = actors.admin
     creds = deploy_credentials(admin, artifacts_dir=ARTIFACTS)
-    address = deploy_preauth(admin, creds.address, artifacts_dir=ARTIFACTS)
+    address = deploy_preauth(admin, creds.address, records_address, artifacts_dir=ARTIFACTS)
     payer, other_payer, board = (Transactor(chain, UnlockedAccount(accounts[i])) for i in (6, 7, 8))
     license_schema = creds.register_schema("radledger tests preauth: state medical license", True, 10 * YEAR).schema_id
     gold_schema = creds.register_schema("radledger tests preauth: payer gold card", True, 10 * YEAR).schema_id
@@ -166,7 +167,7 @@ def world_base_fixture(chain: Web3, actors: Actors, deployment: Any) -> World:
     shared by the modules that import this fixture."""
     cached = _WORLDS.get(id(chain))
     if cached is None or not chain.eth.get_code(Web3.to_checksum_address(cached.address)):
-        cached = _WORLDS[id(chain)] = build_world(chain, actors)
+        cached = _WORLDS[id(chain)] = build_world(chain, actors, deployment.record_registry)
     return cached
 
 

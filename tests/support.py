@@ -35,10 +35,10 @@ def register_record(
     kind: RecordKind = RecordKind.IMAGING_STUDY,
     salt: bytes = SITE_SALT,
 ) -> bytes:
-    """Register a synthetic study of `patient` as the client's sender; returns its record id."""
-    rid = record_id(salt, synthetic_uid(label))
-    records.register(rid, patient, kind, content_hash(label))
-    return rid
+    """Register a synthetic study of `patient` as the client's sender; returns its record id (bound to the sender)."""
+    local = record_id(salt, synthetic_uid(label))
+    records.register(local, patient, kind, content_hash(label))
+    return records.record_id_of(local)
 
 
 def bad_checksum(address: str) -> str:

@@ -424,7 +424,7 @@ def register_study(env: Env, capsys: pytest.CaptureFixture[str], patient: str, k
     assert result.code == 0, result.err
     assert uid not in result.out
     salt = bytes.fromhex(env.salt_file.read_text().strip()[2:])
-    return record_id(salt, uid)
+    return record_id(salt, uid, env.node.site.address)  # bound to the registering site (issue 11)
 
 
 def check(capsys: pytest.CaptureFixture[str], grantee: str, rid: bytes, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -473,7 +473,7 @@ def test_record_register_amend_and_show(env: Env, capsys: pytest.CaptureFixture[
         "--content-hash", digest("v1"), "--key-env", SITE_KEY,
     )  # fmt: skip
     assert result.code == 0, result.err
-    rid = record_id(bytes.fromhex(env.salt_file.read_text().strip()[2:]), uid)
+    rid = record_id(bytes.fromhex(env.salt_file.read_text().strip()[2:]), uid, env.node.site.address)
     assert "0x" + rid.hex() in result.out
     result = run(capsys, "record", "amend", *record_opts, "--content-hash", digest("v2"), "--key-env", SITE_KEY)
     assert result.code == 0, result.err
@@ -493,7 +493,7 @@ def test_record_register_amend_and_show(env: Env, capsys: pytest.CaptureFixture[
         "registeredAt": record.registered_at,
         "contentHash": digest("v2"),
     }
-    text = run(capsys, "record", "show", *record_opts)
+    text = run(capsys, "record", "show", *record_opts, "--custodian", env.node.site.address)
     assert text.code == 0 and "IMAGING_STUDY, version 2" in text.out and uid not in text.out
 
 

@@ -438,7 +438,9 @@ def test_a_relayed_attestation_exports_with_the_issuers_eip712_signature_as_proo
     assert proof["verificationMethod"] == doc["issuer"] + "#blockchainAccountId"
     assert proof["proofValue"] == "0x" + signed.signature.hex()
     assert proof["eip712"]["primaryType"] == "Attest"
-    assert proof["eip712"]["message"]["epoch"] == 1 and proof["eip712"]["message"]["sequence"] == 2
+    # Latest wins per issuer (issue 11): the signing issuer's own first attestation of the pair, sequence 1.
+    assert proof["eip712"]["message"]["epoch"] == 1 and proof["eip712"]["message"]["sequence"] == 1
+    assert doc["credentialStatus"]["issuerIndex"] == creds.issuer_index(issuer.address)
     assert proof_message(doc) == signed
     assert verify_proof(doc) == issuer.address
     assert creds.export_vc(made.uid, signed) == doc

@@ -538,8 +538,11 @@ def test_an_attest_signature_is_used_once(creds: CredentialRegistryClient, cred_
 def test_an_attest_signature_is_stale_once_another_attestation_of_the_key_lands(
     board: CredentialRegistryClient, creds: CredentialRegistryClient, cred_env: CredEnv
 ) -> None:
+    # Since issue 11 latest wins per issuer: another issuer's attestation no longer makes the signature
+    # stale (tests/test_abuse_credentials.py); the signer's own next attestation does.
     signed = signed_attest(creds, cred_env)
-    license_for(board, cred_env)  # takes the sequence the signature committed to
+    creds.relay(signed_attest(creds, cred_env, valid_until=creds.now() + 2 * YEAR))  # the same sequence, first
+    license_for(board, cred_env)
     with pytest.raises(errors.InvalidSignature):
         creds.relay(signed)
 
@@ -756,7 +759,12 @@ def test_state_rebuilt_from_events_alone_equals_the_views(
         assert state.latest == (latest[event.uid[:28]] == event)
         expected_valid = not revoked_at and event.valid_from <= now < event.valid_until
         assert creds.is_valid(event.uid) == expected_valid
+    # Latest wins per issuer (issue 11): valid when any issuer's latest is.
+    expected_any: dict[tuple[bytes, int], bool] = {}
     for event in latest.values():
-        expected = not revoked.get(event.uid) and event.valid_from <= now < event.valid_until
-        assert creds.has_valid_credential(event.subject, event.schema_id) == expected
+        valid = not revoked.get(event.uid) and event.valid_from <= now < event.valid_until
+        key = (bytes(event.subject), event.schema_id)
+        expected_any[key] = expected_any.get(key, False) or valid
+    for (subject, schema_id), expected in expected_any.items():
+        assert creds.has_valid_credential(subject, schema_id) == expected
     assert len(attested) == 8 and len(revoked) == 2

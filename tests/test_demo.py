@@ -337,8 +337,8 @@ def test_a_second_claim_beyond_the_approved_units_is_refused_with_insufficient_u
     assert demo.refused_claim_id == claim_id(demo.site.second_claim_file, demo.site.second_claim_salt)
     assert demo.refused_claim_id != demo.claim.claim_id
     with pytest.raises(errors.ClaimNotFound) as missing:
-        preauth.get_claim(demo.refused_claim_id)
-    assert missing.value.args == (demo.refused_claim_id,)
+        preauth.get_claim(demo.refused_claim_id, demo.auto_request.request_id)
+    assert missing.value.args == (demo.auto_request.request_id, demo.refused_claim_id)
     assert preauth.get_request(demo.auto_request.request_id).used_units == 1
     # the chain would still refuse it, with the same error
     with pytest.raises(errors.InsufficientUnits) as exc:
@@ -404,7 +404,7 @@ def test_the_site_registered_both_records_with_salted_ids_and_content_hashes(dem
     study, profile = demo.site.records
     assert (study.kind, profile.kind) == (RecordKind.IMAGING_STUDY, RecordKind.SAFETY_PROFILE)
     for record in demo.site.records:
-        assert record.record_id == record_id(demo.site.site_salt, record.uid)
+        assert record.record_id == record_id(demo.site.site_salt, record.uid, demo.accounts.site)
         on_chain = records.get_record(record.record_id)
         assert (on_chain.patient, on_chain.custodian, on_chain.kind, on_chain.version) == (
             demo.accounts.patient, demo.accounts.site, record.kind, 1,

@@ -106,7 +106,9 @@ def test_a_recorded_deployment_lists_contracts_steps_and_roles(chain: Web3, path
         addresses["RecordRegistry"],
         86400,
     ]
-    assert manifest.contracts["PreauthRegistry"].constructor_args == [deployer.address, addresses["CredentialRegistry"]]
+    assert manifest.contracts["PreauthRegistry"].constructor_args == [
+        deployer.address, addresses["CredentialRegistry"], addresses["RecordRegistry"]
+    ]  # fmt: skip
     assert roles(manifest) == {
         ("RecordRegistry", "DEFAULT_ADMIN_ROLE", deployer.address),
         ("RecordRegistry", "CUSTODIAN_REGISTRAR_ROLE", deployer.address),

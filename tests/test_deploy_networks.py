@@ -90,7 +90,7 @@ def test_cli_dry_run_on_the_in_process_network_prints_each_transaction(capsys: p
     out = capsys.readouterr().out
     assert "nothing is sent" in out
     assert "deploy RecordRegistry(deployer)" in out and "deploy ConsentRegistry(deployer, RecordRegistry, 86400)" in out
-    assert "deploy PreauthRegistry(deployer, CredentialRegistry)" in out
+    assert "deploy PreauthRegistry(deployer, CredentialRegistry, RecordRegistry)" in out
     assert "total: 8 transaction(s)" in out
 
 

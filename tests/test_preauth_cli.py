@@ -171,8 +171,10 @@ def test_a_pended_order_is_asked_for_information_modified_appealed_and_approved(
 
 
 def test_an_unsigned_order_is_pended_and_the_site_cancels_it(cli: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Since issue 11 an unsigned order is refused (InvalidSignature); a signed one without a gold card is
+    pended, and the site cancels it."""
     world = cli
-    write_request(world, world.gold.address, evidence=False)
+    write_request(world, world.licensed.address, evidence=False)
     chain_id = str(world.w3.eth.chain_id)
     out = ok(
         capsys, "preauth", "prepare", "--input", "request.json", "--requester", world.site.address,
@@ -180,9 +182,11 @@ def test_an_unsigned_order_is_pended_and_the_site_cancels_it(cli: World, capsys:
         "--deadline", "2099-01-01",
     )  # fmt: skip
     rid = out.split("request id will be ")[1].split()[0]
-    doc = json.loads(ok(capsys, "preauth", "request", "--order", "order.json", "--key-env", KEYS["site"], "--json"))
+    one_line_error(capsys, "InvalidSignature", "preauth", "request", "--order", "order.json", "--key-env", KEYS["site"])
+    ok(capsys, "preauth", "sign-order", "order.json", "--out", "signed.json", "--key-env", KEYS["licensed"])
+    doc = json.loads(ok(capsys, "preauth", "request", "--order", "signed.json", "--key-env", KEYS["site"], "--json"))
     assert (doc["requestId"], doc["status"]) == (rid, "PENDED")
-    assert "no valid signature of the physician" in doc["pendedBecause"]
+    assert any("no valid gold card" in reason for reason in doc["pendedBecause"])
     assert "(X12 C)" in ok(capsys, "preauth", "cancel", rid, "--key-env", KEYS["site"])
     assert world.as_site.status(bytes.fromhex(rid[2:])) is PreauthStatus.CANCELLED
 

@@ -63,8 +63,10 @@ def _approved(world: World) -> bytes:
 
 
 def _claimed(world: World) -> bytes:
-    world.as_site.submit_claim(_approved(world), CLAIM, 1, 1_000)
-    return CLAIM
+    """The authorization holding claim CLAIM (claims are namespaced by authorization since issue 11)."""
+    rid = _approved(world)
+    world.as_site.submit_claim(rid, CLAIM, 1, 1_000)
+    return rid
 
 
 def _nothing(world: World) -> bytes:
@@ -79,10 +81,6 @@ def _not_requester(world: World, rid: bytes, caller: Transactor) -> errors.Contr
     return errors.NotRequester(rid, caller.address)
 
 
-def _claim_not_payer(world: World, cid: bytes, caller: Transactor) -> errors.ContractError:
-    return errors.NotPayer(world.as_site.get_claim(cid).request_id, caller.address)
-
-
 NOT_THE_PAYER = ("site", "other_site", "other_payer", "stranger", "admin")
 NOT_THE_REQUESTER = ("other_site", "payer", "other_payer", "stranger", "admin")
 REGISTRAR_ROLE = keccak(text="PAYER_REGISTRAR_ROLE")
@@ -93,7 +91,7 @@ CASES = [
     Case("modify", _pended, lambda rid: (rid, 1), NOT_THE_PAYER, _not_payer),
     Case("deny", _pended, lambda rid: (rid, 1), NOT_THE_PAYER, _not_payer),
     Case("requestInformation", _pended, lambda rid: (rid, 2), NOT_THE_PAYER, _not_payer),
-    Case("adjudicateClaim", _claimed, lambda cid: (cid, PAID_IN_FULL, 1_000, 0), NOT_THE_PAYER, _claim_not_payer),
+    Case("adjudicateClaim", _claimed, lambda rid: (rid, CLAIM, PAID_IN_FULL, 1_000, 0), NOT_THE_PAYER, _not_payer),
     Case("provideInformation", _info_requested, lambda rid: (rid, EVIDENCE), NOT_THE_REQUESTER, _not_requester),
     Case("cancel", _pended, lambda rid: (rid,), NOT_THE_REQUESTER, _not_requester),
     Case("appeal", _denied, lambda rid: (rid, EVIDENCE), NOT_THE_REQUESTER, _not_requester),
@@ -144,7 +142,8 @@ def test_an_unauthorized_caller_is_refused_with_the_exact_error(world: World, ca
 
 
 def test_anyone_may_flag_a_missed_deadline_and_request_authorization(world: World) -> None:
-    """The two functions open to every account: no role, no registration."""
+    """Flagging is open to every account; requesting, since issue 11, only to registered sites
+    (tests/test_abuse_preauth.py)."""
     rid = world.pended()
     travel_to(world.w3, world.as_site.get_request(rid).due_at)
     for name in ("stranger", "other_payer"):
@@ -153,5 +152,8 @@ def test_anyone_may_flag_a_missed_deadline_and_request_authorization(world: Worl
         world.preauth(caller).flag_missed_deadline(rid)
         assert world.as_site.get_request(rid).deadline_missed
         world.w3.testing.revert(snapshot)
-    stranger_rid = world.request(world.gold, sender=world.stranger)
-    assert world.as_site.get_request(stranger_rid).requester == world.stranger.address
+    with nothing_sent(world.w3), pytest.raises(errors.NotRegisteredSite) as exc:
+        world.request(world.gold, sender=world.stranger)
+    assert exc.value.args == (world.stranger.address,)
+    other_rid = world.request(world.gold, sender=world.other_site)
+    assert world.as_site.get_request(other_rid).requester == world.other_site.address

@@ -231,9 +231,10 @@ def test_custodian_registers_a_record_of_each_kind(
     w3: Web3, records: RecordRegistryClient, actors: Actors, kind: RecordKind
 ) -> None:
     patient = actors.patient_signer.address
-    rid = record_id(SITE_SALT, synthetic_uid(f"record of kind {kind.name}"))
+    uid = synthetic_uid(f"record of kind {kind.name}")
+    rid = record_id(SITE_SALT, uid, actors.site.address)  # bound to the custodian that registers it
     digest = content_hash(kind.name)
-    receipt = records.register(rid, patient, kind, digest)
+    receipt = records.register(record_id(SITE_SALT, uid), patient, kind, digest)
     site = actors.site.address
     assert records.events(receipt, "RecordRegistered") == [
         {"recordId": rid, "patient": patient, "custodian": site, "kind": int(kind), "contentHash": digest}
@@ -256,10 +257,14 @@ def test_each_custodian_registers_its_own_records(
 def test_a_record_id_is_registered_once_even_by_another_custodian(
     records: RecordRegistryClient, other_site_records: RecordRegistryClient, actors: Actors, rid: bytes
 ) -> None:
-    for client in (records, other_site_records):
-        with pytest.raises(errors.RecordAlreadyRegistered) as exc:
-            client.register(rid, actors.stranger.address, RecordKind.REPORT, content_hash("hijack"))
-        assert exc.value.args == (rid,)
+    # Record ids are bound to their custodian (issue 11): the same local id sent by another site makes
+    # another site's record, never this one (tests/test_abuse_records.py performs the squatting attempt).
+    local = record_id(SITE_SALT, synthetic_uid("mri knee"))
+    with pytest.raises(errors.RecordAlreadyRegistered) as exc:
+        records.register(local, actors.stranger.address, RecordKind.REPORT, content_hash("hijack"))
+    assert exc.value.args == (rid,)
+    other_site_records.register(local, actors.stranger.address, RecordKind.REPORT, content_hash("hijack"))
+    assert other_site_records.record_id_of(local) != rid
     record = records.get_record(rid)
     assert (record.patient, record.custodian, record.kind) == (
         actors.patient_signer.address,

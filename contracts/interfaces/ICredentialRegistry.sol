@@ -10,15 +10,22 @@ pragma solidity ^0.8.24;
 /// stays off chain, committed to by `dataHash`. Every issuer action has a `...BySig` twin
 /// (EIP-712, ERC-1271 wallets accepted) so an issuer never needs ETH.
 ///
-/// Latest wins: a new attestation for the same subject and schema supersedes the previous one,
-/// and `hasValidCredential` answers about the latest only. A superseded attestation is not
+/// Latest wins, per issuer: a new attestation by an issuer for the same subject and schema
+/// supersedes that issuer's previous one, never another issuer's. `hasValidCredential(subject,
+/// schema)` is true when the latest attestation of any issuer of that subject and schema is valid
+/// (at most three issuers at a time: see `TooManyIssuers`), so no issuer can end, supersede or
+/// make stale (its `attestBySig` signatures included) another issuer's attestation; only the
+/// attestation's own issuer and the disciplinary role revoke it. A superseded attestation is not
 /// invalidated by being superseded: `isValid(uid)` answers about that attestation alone
 /// (existence, revocation, validity window), so counting schemas (CME credit hours) can add up
 /// every valid attestation of a subject.
 ///
-/// A uid is `keccak256(abi.encode(subject, schema))` with its low 32 bits replaced by the
-/// attestation's sequence number for that (subject, schema), counting from 1: the uid itself
-/// locates the storage slot, and the uid of the previous attestation is `uid - 1`.
+/// A uid is a slot key with its low 32 bits replaced by the attestation's sequence number for
+/// that issuer, subject and schema, counting from 1: the uid itself locates the storage slot,
+/// and the uid of the same issuer's previous attestation is `uid - 1`. The key is
+/// `keccak256(abi.encode(subject, schema))` for the first issuer that attests a subject and
+/// schema (the primary issuer: with a single issuer, the only key there is), and
+/// `keccak256(abi.encode(subject, schema, issuerIndexOf(issuer)))` for any other issuer.
 interface ICredentialRegistry {
     /// @notice A schema as the views return it. Its name is in the `SchemaRegistered` event.
     struct Schema {
@@ -109,6 +116,9 @@ interface ICredentialRegistry {
     error InvalidReasonCode(uint16 reasonCode);
     /// @notice A batch must hold at least one attestation.
     error EmptyBatch();
+    /// @notice Three issuers already hold attestations of this subject and schema that are or may
+    /// become valid (not revoked, not expired); a fourth issuer cannot attest until one ends.
+    error TooManyIssuers(bytes32 subject, uint32 schema);
 
     /// @notice Registers a schema. Schema-registrar role only. Ids count from 1.
     /// @param maxValidity The longest `validUntil - validFrom` an attestation may have, in seconds.
@@ -123,7 +133,7 @@ interface ICredentialRegistry {
     function deauthorizeIssuer(uint32 schema, address issuer) external;
 
     /// @notice Attests a credential of `schema` about `subject`; the caller is an authorized issuer.
-    /// Supersedes the subject's previous attestation of that schema.
+    /// Supersedes the caller's own previous attestation of that subject and schema (no other issuer's).
     /// @param refUid An existing attestation this one refers to (a prior inspection, say), or 0.
     function attest(
         bytes32 subject,
@@ -136,7 +146,9 @@ interface ICredentialRegistry {
     ) external returns (bytes32 uid);
 
     /// @notice {attest} with an EIP-712 `Attest` signature of `issuer`, relayed by anyone. The
-    /// signature commits to the sequence number the attestation will take, so it is used once.
+    /// signature commits to the sequence number the attestation will take among `issuer`'s own
+    /// attestations of the subject and schema, so it is used once, and no other issuer's
+    /// attestation can make it stale.
     function attestBySig(
         bytes32 subject,
         uint32 schema,
@@ -177,13 +189,26 @@ interface ICredentialRegistry {
     /// known now (a revocation ends validity at its block time; a backdated `validFrom` counts as given).
     function isValidAt(bytes32 uid, uint40 timestamp) external view returns (bool);
 
-    /// @notice Whether the latest attestation of `schema` about `subject` is valid now. False for
-    /// an unknown schema. Reads one storage slot.
+    /// @notice Whether the latest attestation of some issuer of `schema` about `subject` is valid now.
+    /// False for an unknown schema. Reads one storage slot when the primary issuer's attestation is
+    /// valid, at most three otherwise.
     function hasValidCredential(bytes32 subject, uint32 schema) external view returns (bool);
 
-    /// @notice The latest attestation of `schema` about `subject` (uid 0 and an empty attestation
-    /// if there is none). Reverts with `UnknownSchema` for an unknown schema.
+    /// @notice Whether `issuer`'s latest attestation of `schema` about `subject` is valid now.
+    function hasValidCredentialFrom(bytes32 subject, uint32 schema, address issuer) external view returns (bool);
+
+    /// @notice The attestation `hasValidCredential` relies on: a latest attestation of `schema` about
+    /// `subject` that is valid now (the primary issuer's first), or, when none is, the primary
+    /// issuer's latest (uid 0 and an empty attestation if there is none). Reverts with
+    /// `UnknownSchema` for an unknown schema.
     function latestCredential(bytes32 subject, uint32 schema)
+        external
+        view
+        returns (bytes32 uid, Attestation memory attestation);
+
+    /// @notice `issuer`'s latest attestation of `schema` about `subject` (uid 0 and an empty
+    /// attestation if there is none). Reverts with `UnknownSchema` for an unknown schema.
+    function latestCredentialOf(bytes32 subject, uint32 schema, address issuer)
         external
         view
         returns (bytes32 uid, Attestation memory attestation);
@@ -191,8 +216,19 @@ interface ICredentialRegistry {
     /// @notice The stored part of attestation `uid`. Reverts with `CredentialNotFound`.
     function getAttestation(bytes32 uid) external view returns (Attestation memory);
 
-    /// @notice The uid of the `sequence`-th attestation of `schema` about `subject` (it may not exist yet).
+    /// @notice The uid of the primary issuer's `sequence`-th attestation of `schema` about `subject`
+    /// (it may not exist yet). With a single issuer, the uid of every attestation.
     function credentialUid(bytes32 subject, uint32 schema, uint32 sequence) external pure returns (bytes32);
+
+    /// @notice The uid of `issuer`'s `sequence`-th attestation of `schema` about `subject` when
+    /// `issuer` is not the primary issuer of that subject and schema (it may not exist yet).
+    function coIssuerCredentialUid(bytes32 subject, uint32 schema, address issuer, uint32 sequence)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice The index of `issuer` (1-based, assigned on its first authorization; 0 if never authorized).
+    function issuerIndexOf(address issuer) external view returns (uint32);
 
     /// @notice Schema `schema`. Reverts with `UnknownSchema`.
     function getSchema(uint32 schema) external view returns (Schema memory);

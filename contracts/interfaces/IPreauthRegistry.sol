@@ -2,16 +2,19 @@
 pragma solidity ^0.8.24;
 
 import {ICredentialRegistry} from "./ICredentialRegistry.sol";
+import {IRecordRegistry} from "./IRecordRegistry.sol";
 
 /// @title PreauthRegistry: imaging prior authorization and claims on a shared ledger.
-/// @notice Payers publish a policy per procedure code (CPT/HCPCS, 5 characters); sites request
-/// authorization with salted commitments only (member, and diagnoses with evidence: no diagnosis
-/// reaches the chain, not even hashed without salt); the ordering physician signs (EIP-712) that
-/// the order meets the payer's criteria. A request is approved at once when the policy allows
-/// auto-approval, the physician holds every required credential and the payer's gold card, the
-/// units are within the maximum and the signature is valid; otherwise it is pended with the
-/// decision deadline of CMS-0057-F (72 hours expedited, 7 days standard). Decisions, appeals,
-/// cancellations, missed deadlines and claims are all evented for auditors.
+/// @notice Payers publish a policy per procedure code (CPT/HCPCS, 5 characters); sites (the active
+/// custodians of RecordRegistry) request authorization with salted commitments only (member, and
+/// diagnoses with evidence: no diagnosis reaches the chain, not even hashed without salt); the
+/// ordering physician signs (EIP-712) that the order meets the payer's criteria, and no request
+/// names a physician without that signature. A request is approved at once when the policy allows
+/// auto-approval, the physician holds every required credential and the payer's gold card and the
+/// units are within the maximum; otherwise it is pended with the decision deadline of CMS-0057-F
+/// (72 hours expedited, 7 days standard), which the payer may extend once, by up to 14 days, for a
+/// standard request. Decisions, extensions, appeals, cancellations, missed deadlines and claims are
+/// all evented for auditors. Claim ids are namespaced by authorization: a claim is (requestId, claimId).
 interface IPreauthRegistry {
     /// @notice Where a request stands. X12 278 HCR01: Pended and Appealed = A4, Approved = A1,
     /// Modified = A6, Denied = A3, Cancelled = C.
@@ -59,6 +62,7 @@ interface IPreauthRegistry {
         bool informationRequested;
         bool appealed;
         bool deadlineMissed;
+        bool extended;
         uint16 units;
         uint16 approvedUnits;
         uint16 usedUnits;
@@ -110,6 +114,11 @@ interface IPreauthRegistry {
     );
     /// @notice Emitted when the payer asks for more information (the deadline keeps running).
     event InformationRequested(bytes32 indexed requestId, address indexed payer, uint16 reasonCode);
+    /// @notice Emitted when the payer extends the decision timeframe of a pended standard request
+    /// (once, by up to 14 days): `reasonCode` 1 the patient asked for it, 2 the payer needs more information.
+    event DecisionTimeframeExtended(
+        bytes32 indexed requestId, address indexed payer, uint40 previousDueAt, uint40 newDueAt, uint16 reasonCode
+    );
     /// @notice Emitted when the site answers with a new clinical commitment.
     event InformationProvided(bytes32 indexed requestId, address indexed requester, bytes32 clinicalCommitment);
     /// @notice Emitted when the requester cancels a pended request.
@@ -129,6 +138,14 @@ interface IPreauthRegistry {
         bytes32 indexed claimId, bytes32 indexed requestId, ClaimStatus status, uint96 paidAmount, uint16 reasonCode
     );
 
+    /// @notice Only an active custodian of RecordRegistry (a registered imaging site) may request authorization.
+    error NotRegisteredSite(address account);
+    /// @notice An extension's reason code is 1 (the patient asked) or 2 (the payer needs more information).
+    error InvalidExtensionReason(uint16 reasonCode);
+    /// @notice The request cannot be extended: expedited, already extended, or its deadline has passed.
+    error ExtensionNotAllowed(bytes32 requestId);
+    /// @notice The new deadline must be after the current one and at most 14 days after it.
+    error InvalidExtension(bytes32 requestId, uint40 newDueAt, uint40 dueAt, uint40 latest);
     /// @notice The account is already a payer.
     error PayerAlreadyRegistered(address payer);
     /// @notice The account is not a registered payer.
@@ -173,10 +190,10 @@ interface IPreauthRegistry {
     error AuthorizationExpired(bytes32 requestId, uint40 expiresAt);
     /// @notice A claim would use more units than remain approved.
     error InsufficientUnits(bytes32 requestId, uint16 requested, uint16 remaining);
-    /// @notice A claim with this id exists already.
-    error ClaimExists(bytes32 claimId);
-    /// @notice No claim has this id.
-    error ClaimNotFound(bytes32 claimId);
+    /// @notice A claim with this id exists already under this authorization.
+    error ClaimExists(bytes32 requestId, bytes32 claimId);
+    /// @notice No claim has this id under this authorization.
+    error ClaimNotFound(bytes32 requestId, bytes32 claimId);
     /// @notice The claim was already adjudicated.
     error ClaimAlreadyAdjudicated(bytes32 claimId, ClaimStatus status);
     /// @notice The adjudication is inconsistent (paid amount against status and amount).
@@ -188,9 +205,11 @@ interface IPreauthRegistry {
     /// @notice The calling payer sets its policy for `procedure`.
     function setPolicy(bytes5 procedure, Policy calldata policy) external returns (uint32 policyId);
 
-    /// @notice A site requests authorization; returns the request id (the EIP-712 digest of the
-    /// physician's order attestation, so the same signed order cannot be submitted twice).
-    /// The request is approved at once when every auto-approval condition holds, else pended.
+    /// @notice A registered site (an active custodian of RecordRegistry) requests authorization;
+    /// returns the request id (the EIP-712 digest of the physician's order attestation, so the same
+    /// signed order cannot be submitted twice). The physician's signature (EOA or ERC-1271) and its
+    /// deadline are required whether the request is then approved at once (every auto-approval
+    /// condition holds) or pended.
     function request(
         address payer,
         bytes32 memberCommitment,
@@ -215,6 +234,12 @@ interface IPreauthRegistry {
     /// @notice The payer asks for more information; the deadline still runs from the request.
     function requestInformation(bytes32 requestId, uint16 reasonCode) external;
 
+    /// @notice The payer extends the decision deadline of a pended standard request to `newDueAt`, once,
+    /// before the deadline passes and by at most 14 days (CMS-0057-F), with reason 1 (the patient
+    /// asked) or 2 (the payer justifies a need for more information). Expedited requests are not
+    /// extended: the payer decides them within 72 hours. `flagMissedDeadline` honours the new deadline.
+    function extend(bytes32 requestId, uint40 newDueAt, uint16 reasonCode) external;
+
     /// @notice The requester answers an information request with a new clinical commitment.
     function provideInformation(bytes32 requestId, bytes32 clinicalCommitment) external;
 
@@ -228,12 +253,19 @@ interface IPreauthRegistry {
     /// @notice Anyone flags a pended or appealed request whose decision deadline has passed.
     function flagMissedDeadline(bytes32 requestId) external;
 
-    /// @notice The requester submits a claim against an approved, unexpired authorization.
+    /// @notice The requester submits a claim against an approved, unexpired authorization. The claim id
+    /// is unique within the authorization only: no other site can take it.
     function submitClaim(bytes32 requestId, bytes32 claimId, uint16 units, uint96 amount) external;
 
     /// @notice The payer adjudicates a claim: Paid (in full), PartiallyPaid or Denied (with a reason).
     /// A denied claim gives its units back to the authorization.
-    function adjudicateClaim(bytes32 claimId, ClaimStatus status, uint96 paidAmount, uint16 reasonCode) external;
+    function adjudicateClaim(
+        bytes32 requestId,
+        bytes32 claimId,
+        ClaimStatus status,
+        uint96 paidAmount,
+        uint16 reasonCode
+    ) external;
 
     /// @notice The EIP-712 digest a physician signs for an order (and the id of its request).
     function orderDigest(
@@ -251,8 +283,8 @@ interface IPreauthRegistry {
     /// @notice The request `requestId`. Reverts with `RequestNotFound`.
     function getRequest(bytes32 requestId) external view returns (Request memory);
 
-    /// @notice The claim `claimId`. Reverts with `ClaimNotFound`.
-    function getClaim(bytes32 claimId) external view returns (Claim memory);
+    /// @notice The claim `claimId` of authorization `requestId`. Reverts with `ClaimNotFound`.
+    function getClaim(bytes32 requestId, bytes32 claimId) external view returns (Claim memory);
 
     /// @notice The payer's policy for `procedure` (all zero when none).
     function getPolicy(address payer, bytes5 procedure) external view returns (Policy memory);
@@ -262,4 +294,7 @@ interface IPreauthRegistry {
 
     /// @notice The CredentialRegistry that credentials are checked against.
     function credentialRegistry() external view returns (ICredentialRegistry);
+
+    /// @notice The RecordRegistry whose active custodians are the sites that may request.
+    function recordRegistry() external view returns (IRecordRegistry);
 }

@@ -4,10 +4,13 @@ pragma solidity ^0.8.24;
 import {RecordKind} from "../Common.sol";
 
 /// @title RecordRegistry: pointers to medical records held by imaging sites.
-/// @notice A record id is `keccak256(abi.encode(siteSalt, studyInstanceUid))`, computed off
-/// chain with a secret per-site salt: the chain never sees the StudyInstanceUID. A custodian
-/// (an imaging site registered by governance with the public URL of its gateway) registers
-/// records for patients and amends them; it can never touch another custodian's records.
+/// @notice A site computes a study's local id off chain, `keccak256(abi.encode(siteSalt,
+/// studyInstanceUid))`, with a secret per-site salt: the chain never sees the StudyInstanceUID.
+/// The record id is bound to the custodian that registers it: `recordId = keccak256(abi.encode(
+/// custodian, localId))`, computed by `register` itself, so no other site can take (squat) a
+/// site's record id by sending the same local id first. A custodian (an imaging site registered
+/// by governance with the public URL of its gateway) registers records for patients and amends
+/// them; it can never touch another custodian's records.
 interface IRecordRegistry {
     /// @notice A record as the views return it.
     struct Record {
@@ -47,7 +50,7 @@ interface IRecordRegistry {
     error CustodianInactive(address custodian);
     /// @notice A gateway URL must not be empty.
     error EmptyGatewayUrl();
-    /// @notice Record id 0 is reserved (it means "all records" in ConsentRegistry).
+    /// @notice Local id 0 is refused (record id 0 means "all records" in ConsentRegistry).
     error ZeroRecordId();
     /// @notice A content hash must not be zero.
     error ZeroContentHash();
@@ -72,8 +75,12 @@ interface IRecordRegistry {
     /// registers and amends nothing; its records stay readable.
     function setCustodianActive(address custodian, bool active) external;
 
-    /// @notice Registers a record of `patient` held by the calling custodian.
-    function register(bytes32 recordId, address patient, RecordKind kind, bytes32 contentHash) external;
+    /// @notice Registers a record of `patient` held by the calling custodian, under the record id
+    /// `keccak256(abi.encode(msg.sender, localId))` (see {recordIdOf}), which it returns.
+    /// @param localId The site's own id of the study: `keccak256(abi.encode(siteSalt, studyInstanceUid))`.
+    function register(bytes32 localId, address patient, RecordKind kind, bytes32 contentHash)
+        external
+        returns (bytes32 recordId);
 
     /// @notice Amends a record of the calling custodian: bumps its version and sets the new content hash.
     function amend(bytes32 recordId, bytes32 contentHash) external returns (uint16 version);
@@ -83,6 +90,12 @@ interface IRecordRegistry {
 
     /// @notice The patient and custodian of `recordId` (zero addresses when there is none). One storage read.
     function patientAndCustodianOf(bytes32 recordId) external view returns (address patient, address custodian);
+
+    /// @notice The record id that `custodian` gets by registering `localId`: `keccak256(abi.encode(custodian, localId))`.
+    function recordIdOf(address custodian, bytes32 localId) external pure returns (bytes32);
+
+    /// @notice Whether `account` is a registered custodian that governance has not deactivated. One storage read.
+    function isActiveCustodian(address account) external view returns (bool);
 
     /// @notice The custodian record of `custodian`; reverts with `CustodianNotRegistered` when there is none.
     function getCustodian(address custodian) external view returns (Custodian memory);

@@ -52,9 +52,11 @@ class Chain:
 
     def history(self, label: str, grants: int = 6) -> None:
         """A record, `grants` grants by its patient (one block each), an access and a break-glass."""
-        rid = Web3.keccak(text=f"audit anvil record: {label}")
+        local = Web3.keccak(text=f"audit anvil record: {label}")
         patient = self.accounts[3]
-        self.deployment.records(self.w3, self.tx(1)).register(rid, patient, RecordKind.IMAGING_STUDY, rid)
+        records = self.deployment.records(self.w3, self.tx(1))
+        records.register(local, patient, RecordKind.IMAGING_STUDY, local)
+        rid = records.record_id_of(local)  # bound to the custodian (issue 11)
         as_patient = self.deployment.consent(self.w3, self.tx(3))
         for i in range(grants):
             grantee = self.accounts[4 + i % 4]

@@ -56,8 +56,9 @@ def test_consent_story_over_http_with_locally_signed_transactions(anvil: AnvilNo
     assert site.records.transactor is not None and site.records.transactor.signer.can_sign
 
     # The site registers a synthetic MRI study of the patient (the UID stays at the site).
-    rid = record_id(SITE_SALT, synthetic_uid("anvil story study"))
-    receipt = site.records.register(rid, patient.address, RecordKind.IMAGING_STUDY, content_hash("anvil story"))
+    local = record_id(SITE_SALT, synthetic_uid("anvil story study"))
+    receipt = site.records.register(local, patient.address, RecordKind.IMAGING_STUDY, content_hash("anvil story"))
+    rid = site.records.record_id_of(local)  # bound to the custodian (issue 11)
     tx = w3.eth.get_transaction(receipt["transactionHash"])
     assert tx["type"] == 2 and tx["maxPriorityFeePerGas"] > 0  # EIP-1559, signed here, sent raw
     assert site.records.get_record(rid).patient == patient.address
@@ -148,12 +149,13 @@ def test_a_transaction_that_reverts_on_chain_raises_the_decoded_error(
     # the second then reverts in the block, and its error is recovered from the node.
     site = clients_as(anvil, deployed, 1)
     w3: Web3 = site.records.w3
-    rid = record_id(SITE_SALT, synthetic_uid("registered twice in one block"))
+    local = record_id(SITE_SALT, synthetic_uid("registered twice in one block"))
+    rid = site.records.record_id_of(local)
     outcomes: dict[int, Any] = {}
 
     def register(n: int) -> None:
         try:
-            outcomes[n] = site.records.register(rid, dev_key(9).address, RecordKind.REPORT, content_hash("twice"))
+            outcomes[n] = site.records.register(local, dev_key(9).address, RecordKind.REPORT, content_hash("twice"))
         except BaseException as exc:
             outcomes[n] = exc
 

@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
     snapshot.set_defaults(handler=run_snapshot)
 
     check = commands.add_parser(
-        "check", help="measure again; exit 1 when a figure rose above the snapshot's by more than the tolerance"
+        "check",
+        help="measure again; exit 1 when a figure differs from the snapshot's by more than the tolerance, either way",
     )
     check.add_argument(
         "--snapshot", type=Path, default=gas.DEFAULT_SNAPSHOT, help=f"committed file (default: {gas.DEFAULT_SNAPSHOT})"
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
         "--tolerance",
         type=float,
         default=gas.DEFAULT_TOLERANCE,
-        help=f"allowed rise as a fraction (default: {gas.DEFAULT_TOLERANCE})",
+        help=f"allowed rise or fall as a fraction (default: {gas.DEFAULT_TOLERANCE})",
     )
     check.set_defaults(handler=run_check)
 
@@ -60,11 +61,11 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"over their DESIGN.md target: {', '.join(over)}")
     if failed:
         print(
-            f"gas check failed for {', '.join(failed)}: a figure rose more than {args.tolerance:.0%} above "
+            f"gas check failed for {', '.join(failed)}: a figure rose or fell more than {args.tolerance:.0%} against "
             f"{args.snapshot}, or a key is missing (run `radledger gas snapshot` when the change is intended)"
         )
         return 1
-    print(f"gas check passed: no figure more than {args.tolerance:.0%} above {args.snapshot}")
+    print(f"gas check passed: every figure within {args.tolerance:.0%} of {args.snapshot}")
     return 0
 
 

@@ -208,10 +208,17 @@ def add_record_options(parser: argparse.ArgumentParser, wildcard: bool = False) 
         help="StudyInstanceUID, with --salt-file: the id is computed locally, the UID never sent",
     )
     group.add_argument("--salt-file", metavar="PATH", type=Path, help="the site's salt file (radledger salt new)")
+    group.add_argument(
+        "--custodian",
+        metavar="ADDRESS",
+        help="with --uid: the site whose record it is (record ids are bound to their custodian; "
+        "default for the site's own record commands: the sending site)",
+    )
 
 
-def record_from_args(args: argparse.Namespace, wildcard: bool = False) -> bytes:
-    """The record id of --record-id, or of --uid with --salt-file."""
+def record_from_args(args: argparse.Namespace, wildcard: bool = False, custodian: str | None = None) -> bytes:
+    """The record id of --record-id, or of --uid with --salt-file and the custodian (--custodian, else
+    `custodian`): record ids are bound to the site that registered them."""
     given = args.record_id
     if given is not None and (args.uid or args.salt_file):
         raise ValidationError("give either --record-id or --uid with --salt-file, not both")
@@ -220,7 +227,13 @@ def record_from_args(args: argparse.Namespace, wildcard: bool = False) -> bytes:
             return WILDCARD
         return validation.bytes32(given.strip(), "record id")
     if args.uid and args.salt_file:
-        return record_id(read_site_salt(args.salt_file), args.uid)
+        who = getattr(args, "custodian", None) or custodian
+        if who is None:
+            raise ValidationError(
+                "--uid with --salt-file names a record of one site: give --custodian ADDRESS "
+                "(record ids are bound to their custodian)"
+            )
+        return record_id(read_site_salt(args.salt_file), args.uid, who)
     if args.uid or args.salt_file:
         raise ValidationError("--uid and --salt-file go together: the record id is keccak256(salt, UID)")
     raise ValidationError(

@@ -315,7 +315,7 @@ def _register_preauth(actions: Any) -> None:
     add_signer_options(p)
     set_handler(p, preauth_sign_order)
 
-    p = add_parser(actions, "request", "the site requests authorization for a signed (or unsigned: pended) order")
+    p = add_parser(actions, "request", "the site requests authorization for an order signed by the physician")
     p.add_argument("--order", required=True, type=Path, metavar="ORDER.json")
     add_connection_options(p, "preauth", signer=True)
     add_json_option(p)
@@ -328,6 +328,22 @@ def _register_preauth(actions: Any) -> None:
     p.add_argument("--reason", type=int, metavar="CODE", help="deny, request-info: the reason code")
     add_connection_options(p, "preauth", signer=True)
     set_handler(p, preauth_decide)
+
+    p = add_parser(
+        actions, "extend", "the payer extends a pended standard request's decision deadline (once, at most 14 days)"
+    )
+    p.add_argument("request_id", metavar="REQUEST_ID")
+    p.add_argument(
+        "--until",
+        required=True,
+        metavar="WHEN",
+        help="the new deadline: a date and time, or a duration after the current deadline (e.g. 14d)",
+    )
+    p.add_argument(
+        "--reason", required=True, type=int, choices=(1, 2), help="1: the patient asked; 2: more information needed"
+    )
+    add_connection_options(p, "preauth", signer=True)
+    set_handler(p, preauth_extend)
 
     for name, help_text in (
         ("info", "the site answers an information request with new evidence (appended to the opening)"),
@@ -501,6 +517,15 @@ def preauth_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def preauth_extend(args: argparse.Namespace) -> int:
+    rid = _id(args.request_id)
+    client = _client(args, signer=True)
+    due = client.get_request(rid).due_at
+    receipt = client.extend(rid, parse_when(args.until, due, "new deadline"), args.reason)
+    print_tx(f"extend: request {hex0x(rid)} is now due {show_time(client.get_request(rid).due_at)}", receipt)
+    return 0
+
+
 def _new_evidence(args: argparse.Namespace) -> tuple[Opening, ClinicalOpening]:
     opening = Opening.load(args.opening)
     clinical = _clinical_from(_read_json(args.input, "clinical input"), args.input.resolve().parent)
@@ -598,14 +623,26 @@ def _register_claim(actions: Any) -> None:
     p.add_argument("outcome", choices=sorted(_ADJUDICATIONS))
     p.add_argument("--paid", metavar="AMOUNT", help="partially-paid: the amount paid")
     p.add_argument("--reason", type=int, default=0, metavar="CODE", help="denied: the reason code")
+    p.add_argument("--request-id", metavar="HEX", help=_REQUEST_ID_HELP)
     add_connection_options(p, "preauth", signer=True)
     set_handler(p, claim_adjudicate)
 
     p = add_parser(actions, "show", "a claim and its adjudication")
     p.add_argument("claim_id", metavar="CLAIM_ID")
+    p.add_argument("--request-id", metavar="HEX", help=_REQUEST_ID_HELP)
     add_connection_options(p, "preauth")
     add_json_option(p)
     set_handler(p, claim_show)
+
+
+_REQUEST_ID_HELP = (
+    "the authorization the claim is under (claim ids are namespaced by authorization; "
+    "default: the only one with this claim id, from the events)"
+)
+
+
+def _claim_request(args: argparse.Namespace) -> bytes | None:
+    return None if getattr(args, "request_id", None) is None else _id(args.request_id, "request id")
 
 
 def claim_submit(args: argparse.Namespace) -> int:
@@ -638,8 +675,9 @@ def claim_adjudicate(args: argparse.Namespace) -> int:
     status = _ADJUDICATIONS[args.outcome]
     paid = _amount(args.paid, "paid amount") if args.paid is not None else None
     client = _client(args, signer=True)
-    receipt = client.adjudicate_claim(cid, status, paid, args.reason)
-    claim = client.get_claim(cid)
+    rid = _claim_request(args) or client.claim_request(cid)
+    receipt = client.adjudicate_claim(cid, status, paid, args.reason, request_id=rid)
+    claim = client.get_claim(cid, rid)
     print_tx(f"claim {hex0x(cid)}: {claim.status.name}, paid {_money(claim.paid_amount)}", receipt)
     return 0
 
@@ -657,7 +695,7 @@ def _claim_doc(claim: PreauthClaim) -> dict[str, Any]:
 
 
 def claim_show(args: argparse.Namespace) -> int:
-    claim = _client(args).get_claim(_id(args.claim_id, "claim id"))
+    claim = _client(args).get_claim(_id(args.claim_id, "claim id"), _claim_request(args))
     if args.json:
         print_json(_claim_doc(claim))
         return 0

@@ -101,6 +101,11 @@ def register_record(subparsers: Any) -> None:
     p = add_parser(actions, "id", "compute a record id from the site's salt and a StudyInstanceUID (offline)")
     p.add_argument("uid", metavar="UID", help="StudyInstanceUID (stays here: only the salted hash is printed)")
     p.add_argument("--salt-file", required=True, type=Path, metavar="PATH")
+    p.add_argument(
+        "--custodian",
+        metavar="ADDRESS",
+        help="the site's address: prints the on-chain record id bound to it (without: the site's local id)",
+    )
     set_handler(p, record_id_cmd)
 
     p = add_parser(actions, "register", "the site registers a record pointer for a patient")
@@ -125,24 +130,31 @@ def register_record(subparsers: Any) -> None:
 
 
 def record_id_cmd(args: argparse.Namespace) -> int:
-    print(hex0x(record_id(read_site_salt(args.salt_file), args.uid)))
+    print(hex0x(record_id(read_site_salt(args.salt_file), args.uid, args.custodian)))
     return 0
 
 
 def record_register(args: argparse.Namespace) -> int:
-    rid = record_from_args(args)
+    # The site sends its local id (--record-id, or --uid with --salt-file); the chain binds it to the site.
+    if args.uid and args.salt_file and args.record_id is None:
+        local = record_id(read_site_salt(args.salt_file), args.uid)
+    else:
+        if args.record_id is None or args.uid or args.salt_file:
+            record_from_args(args)  # the same errors as every record command
+        local = validation.bytes32(args.record_id.strip(), "local id")
     kind = parse_kind(args.kind)
     digest = validation.bytes32(args.content_hash, "content hash")
-    conn = session_for(args, signer=True)
-    receipt = conn.records().register(rid, args.patient, kind, digest)
+    records = session_for(args, signer=True).records()
+    receipt = records.register(local, args.patient, kind, digest)
+    rid = records.record_id_of(local)
     print_tx(f"registered record {hex0x(rid)} ({kind.name}) of patient {validation.address(args.patient)}", receipt)
     return 0
 
 
 def record_amend(args: argparse.Namespace) -> int:
-    rid = record_from_args(args)
     digest = validation.bytes32(args.content_hash, "content hash")
     records = session_for(args, signer=True).records()
+    rid = record_from_args(args, custodian=records.transactor.address if records.transactor else None)
     receipt = records.amend(rid, digest)
     print_tx(f"amended record {hex0x(rid)}: version {records.get_record(rid).version}", receipt)
     return 0

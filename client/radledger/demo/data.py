@@ -189,7 +189,7 @@ def synthetic_key(rng: random.Random) -> KeySigner:
     return KeySigner.from_key(keccak(rng.randbytes(32)))
 
 
-def synthetic_study(rng: random.Random, salt: bytes) -> SyntheticRecord:
+def synthetic_study(rng: random.Random, salt: bytes, custodian: str | None = None) -> SyntheticRecord:
     study_uid = dicom_uid(rng)
     instances: list[tuple[str, bytes]] = []
     paths: list[str] = []
@@ -207,12 +207,12 @@ def synthetic_study(rng: random.Random, salt: bytes) -> SyntheticRecord:
         instance_uids=tuple(uid for uid, _ in instances),
         local_paths=tuple(paths),
         size_bytes=sum(len(data) for _, data in instances),
-        record_id=record_id(salt, study_uid),
+        record_id=record_id(salt, study_uid, custodian),
         content_hash=content_hash(instances),
     )
 
 
-def synthetic_safety_profile(rng: random.Random, salt: bytes) -> SyntheticRecord:
+def synthetic_safety_profile(rng: random.Random, salt: bytes, custodian: str | None = None) -> SyntheticRecord:
     document_uid = dicom_uid(rng)
     document = json.dumps(
         {
@@ -231,7 +231,7 @@ def synthetic_safety_profile(rng: random.Random, salt: bytes) -> SyntheticRecord
         instance_uids=(),
         local_paths=(f"{PACS_STORAGE}/safety/{document_uid}.json",),
         size_bytes=len(document),
-        record_id=record_id(salt, document_uid),
+        record_id=record_id(salt, document_uid, custodian),
         content_hash=content_hash([(document_uid, document)]),
     )
 
@@ -268,11 +268,12 @@ def synthetic_claim(case: PriorAuthCase, cpt: str, amount_cents: int, control_nu
     ).encode()
 
 
-def synthetic_site(rng: random.Random) -> tuple[KeySigner, SiteLocalData]:
-    """The patient's key and everything the site keeps: the story's whole synthetic world, drawn from `rng`."""
+def synthetic_site(rng: random.Random, custodian: str) -> tuple[KeySigner, SiteLocalData]:
+    """The patient's key and everything the site keeps: the story's whole synthetic world, drawn from `rng`.
+    Record ids are bound to `custodian`, the site that registers them (keccak256(site, local id))."""
     patient = synthetic_key(rng)
     salt = rng.randbytes(32)
-    study, profile = synthetic_study(rng, salt), synthetic_safety_profile(rng, salt)
+    study, profile = synthetic_study(rng, salt, custodian), synthetic_safety_profile(rng, salt, custodian)
     reader = Physician("Dr. Amara Lindqvist (synthetic)", "teleradiologist, " + TELERADIOLOGY_NAME, synthetic_key(rng))
     ordering = Physician("Dr. Tomas Reyes (synthetic)", "ordering neurologist, gold-carded", synthetic_key(rng))
     second = Physician("Dr. Priya Natarajan (synthetic)", "ordering family physician", synthetic_key(rng))

@@ -107,7 +107,7 @@ def _run(seed: int | None, out: Callable[[str], None] | None) -> DemoResult:
     story = Narrator(w3, out)
     first_block = w3.eth.block_number
     actors = Actors(*(Transactor(w3, UnlockedAccount(account)) for account in w3.eth.accounts[:9]))
-    patient, local = synthetic_site(rng)
+    patient, local = synthetic_site(rng, actors.site.address)
     cast = Cast(w3, story, actors, patient, local, rng, first_block)
     _introduce(cast)
 

@@ -97,15 +97,17 @@ def deploy_credentials(
 def deploy_preauth(
     transactor: Transactor,
     credential_registry_address: str,
+    record_registry_address: str,
     admin: str | None = None,
     artifacts_dir: Path | None = None,
 ) -> ChecksumAddress:
-    """Deploy PreauthRegistry checking credentials against `credential_registry_address`; returns its address.
+    """Deploy PreauthRegistry checking credentials against `credential_registry_address`, and taking the
+    active custodians of `record_registry_address` as the sites that may request; returns its address.
 
     `admin` (default: the deployer) gets the admin role; when the deployer is the admin it also takes
     PAYER_REGISTRAR_ROLE, so a fresh in-process deployment can register payers straight away.
     """
-    links = {"CredentialRegistry": credential_registry_address}
+    links = {"CredentialRegistry": credential_registry_address, "RecordRegistry": record_registry_address}
     return deploy_one(transactor, "PreauthRegistry", admin=admin, addresses=links, artifacts_dir=artifacts_dir)
 
 

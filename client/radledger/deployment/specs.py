@@ -171,7 +171,11 @@ def _consent_checks(client: ContractClient, ctx: DeployContext) -> list[tuple[st
 
 def _preauth_checks(client: ContractClient, ctx: DeployContext) -> list[tuple[str, Any, Any]]:
     found = Web3.to_checksum_address(client.contract.functions.credentialRegistry().call())
-    return [("credentialRegistry()", ctx.address("CredentialRegistry"), found)]
+    records = Web3.to_checksum_address(client.contract.functions.recordRegistry().call())
+    return [
+        ("credentialRegistry()", ctx.address("CredentialRegistry"), found),
+        ("recordRegistry()", ctx.address("RecordRegistry"), records),
+    ]
 
 
 CONTRACTS: tuple[ContractSpec, ...] = (
@@ -214,7 +218,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         client_attr="preauth",
         address_env="RADLEDGER_PREAUTH",
         client=PreauthRegistryClient,
-        constructor_args=lambda ctx: (ctx.admin, ctx.address("CredentialRegistry")),
+        constructor_args=lambda ctx: (ctx.admin, ctx.address("CredentialRegistry"), ctx.address("RecordRegistry")),
         roles=(RoleGrant("PAYER_REGISTRAR_ROLE", "admin", _admin_if_deployer),),
         setup={"payers": _payer_steps},
         checks=_preauth_checks,

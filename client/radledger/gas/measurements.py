@@ -1,11 +1,13 @@
 """Gas measurements: what each operation costs, measured the same way every time.
 
 Every figure is measured on a fresh in-process chain (eth-tester on py-evm) that starts at
-:data:`radledger.chain.connection.DEFAULT_START_TIMESTAMP`, with fixed keys and fixed values, so two
-runs give the same numbers. A transaction's figure is the whole transaction's ``gasUsed`` from its
-receipt, in the costlier, first-time case (a grant that writes a new slot, a patient's first
-signature). A view's figure is the gas of the call itself without the 21,000 transaction base,
-from py-evm's *exact* estimator (its default one stops within 21,000 of the answer).
+:data:`radledger.chain.connection.DEFAULT_START_TIMESTAMP`, with fixed keys and fixed values, so two runs
+give the same numbers. A transaction's figure is the whole transaction's ``gasUsed`` from its
+receipt, in the case named by its key: the first-time case (a grant that writes a new slot, a
+patient's first signature), and for credentials also the renewal case (``...Supersede``), which
+costs more because the superseded attestation moves to a history slot. A view's figure is the
+gas of the call itself without the 21,000 transaction base, from py-evm's *exact* estimator (its
+default one stops within 21,000 of the answer).
 
 Measurements live in a registry: each is one function taking a :class:`Bench` (the chain, the
 core deployment, funded synthetic identities) and returning ``{operation: gas}``; it runs in
@@ -91,9 +93,9 @@ class Bench:
 
     def record(self, site: Transactor, patient: str, uid: str) -> bytes:
         """Register a synthetic imaging study of `patient` at `site`; returns its record id."""
-        rid = record_id(SITE_SALT, uid)
-        self.deployment.records(self.w3, site).register(rid, patient, RecordKind.IMAGING_STUDY, keccak(text=uid))
-        return rid
+        local = record_id(SITE_SALT, uid)
+        self.deployment.records(self.w3, site).register(local, patient, RecordKind.IMAGING_STUDY, keccak(text=uid))
+        return record_id(SITE_SALT, uid, site.address)
 
     def view_gas(self, fn: ContractFunction, sender: str) -> int:
         """The gas of calling `fn` from `sender` without the 21,000 base, from the exact estimator."""
@@ -141,8 +143,9 @@ def measure_records(bench: Bench) -> dict[str, int]:
     patient = identity("patient")
     registered = records.register_custodian(site.address, GATEWAY_URL)  # the first custodian: a new counter too
     as_site = records.with_sender(site)
-    rid = record_id(SITE_SALT, "2.25.100000000000000000000000000000000001")
-    registered_record = as_site.register(rid, patient.address, RecordKind.IMAGING_STUDY, keccak(text="series 1"))
+    local = record_id(SITE_SALT, "2.25.100000000000000000000000000000000001")
+    registered_record = as_site.register(local, patient.address, RecordKind.IMAGING_STUDY, keccak(text="series 1"))
+    rid = as_site.record_id_of(local)
     amended = as_site.amend(rid, keccak(text="series 1 and 2"))
     return {
         "records.registerCustodian": gas_used(registered),
@@ -275,22 +278,45 @@ def measure_credentials(bench: Bench) -> dict[str, int]:
     figures["credentials.isValid"] = bench.view_gas(is_valid, site.address)
     revoked = creds.with_sender(board).revoke(attested.uid, RevocationReason.DISCIPLINARY_ACTION)
     figures["credentials.revoke"] = receipt_gas(revoked.tx_hash)
+    # Renewals by the same issuers: the superseded attestation moves to history (a second slot).
+    renewed = creds.with_sender(board).attest(
+        identity("radiologist").address, schema, VALID_UNTIL, data_hash=keccak(text="renewal"), valid_from=VALID_FROM
+    )
+    figures["credentials.attestSupersede"] = receipt_gas(renewed.tx_hash)
+    signed_renewal = creds.with_sender(site).sign_attest(
+        signing, identity("second radiologist").address, schema, VALID_UNTIL,
+        data_hash=keccak(text="renewal"), valid_from=VALID_FROM, deadline=DEADLINE,
+    )  # fmt: skip
+    figures["credentials.attestBySigSupersede"] = receipt_gas(creds.with_sender(site).relay(signed_renewal).tx_hash)
+    renewals = [
+        AttestationRequest(
+            identity(f"course attendee {i}").address, VALID_UNTIL, keccak(text=f"renewal {i}"), 150, VALID_FROM
+        )
+        for i in range(10)
+    ]
+    figures["credentials.attestBatch10Supersede"] = receipt_gas(
+        creds.with_sender(cme_provider).attest_batch(schema, renewals)[0].tx_hash
+    )
+    # The view on the superseded attestation: the latest slot, then its history slot.
+    is_valid_old = creds.contract.functions.isValid(attested.uid)
+    figures["credentials.isValidSuperseded"] = bench.view_gas(is_valid_old, site.address)
     return figures
 
 
 @measurement("preauth")
 def measure_preauth(bench: Bench) -> dict[str, int]:
     w3, governance = bench.w3, bench.governance
-    # The deployment's registries once deploy.py lists them; deployed here until then.
+    # The bench deploys the core contracts; PreauthRegistry links to its RecordRegistry (the sites that
+    # may request) and to a CredentialRegistry deployed here.
     creds = _credential_registry(bench)
-    preauth_address = getattr(bench.deployment, "preauth_registry", None) or deploy_preauth(governance, creds.address)
+    preauth_address = deploy_preauth(governance, creds.address, bench.deployment.require("RecordRegistry"))
     preauth = PreauthRegistryClient(w3, preauth_address, governance)
     _hold_roles(
         governance,
         [(creds, "SCHEMA_REGISTRAR_ROLE"), (creds, "ISSUER_AUTHORIZER_ROLE"), (preauth, "PAYER_REGISTRAR_ROLE")],
     )
 
-    payer, site, board = bench.funded("payer"), bench.funded("site"), bench.funded("state medical board")
+    payer, site, board = bench.funded("payer"), bench.site("site"), bench.funded("state medical board")
     gold_carded, other = identity("ordering physician (gold card)"), identity("ordering physician")
     license_schema = creds.register_schema("radledger gas: state license", True, VALID_UNTIL - VALID_FROM).schema_id
     gold_schema = creds.register_schema("radledger gas: payer gold card", True, VALID_UNTIL - VALID_FROM).schema_id
@@ -322,7 +348,15 @@ def measure_preauth(bench: Bench) -> dict[str, int]:
     figures["preauth.decide"] = gas_used(as_payer.approve(pended_id))
     claim = claim_id(b"synthetic claim file", keccak(text="radledger gas: claim salt"))
     figures["claims.submit"] = gas_used(as_site.submit_claim(auto_id, claim, 1, 125_000))
-    figures["claims.adjudicate"] = gas_used(as_payer.adjudicate_claim(claim, ClaimStatus.PAID))
+    figures["claims.adjudicate"] = gas_used(as_payer.adjudicate_claim(claim, ClaimStatus.PAID, request_id=auto_id))
+    # The payer extends a pended standard request (once, by 14 days at most: here 7 days).
+    message = order_message(
+        site.address, payer.address, member.commitment(), "70551", 2, other.address, False,
+        clinical.commitment(), DEADLINE,
+    )  # fmt: skip
+    extended_id = as_site.request(preauth.sign_order(other, message))
+    due_at = as_site.get_request(extended_id).due_at
+    figures["preauth.extend"] = gas_used(as_payer.extend(extended_id, due_at + 7 * 24 * 3600, 2))
     return figures
 
 

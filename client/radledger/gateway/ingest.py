@@ -102,9 +102,9 @@ class Ingestor:
 
     async def register_study(self, study_uid: str, patient: str | None = None) -> IngestResult:
         uid = study_uid.strip()
-        rid = record_id(self.salt, uid)
-        who = validation.nonzero_address(patient, "patient") if patient else None
         custodian = self.custodian
+        rid = record_id(self.salt, uid, custodian)  # bound to this custodian on chain
+        who = validation.nonzero_address(patient, "patient") if patient else None
         contents = await self.upstream.study_contents(uid)
         digest = study_hash(contents)
         entry = self.store.study(uid)
@@ -115,7 +115,8 @@ class Ingestor:
                 raise RecordMismatch(uid, "record", "none", "0x" + rid.hex())
             if who is None:
                 raise ValidationError(f"study {uid} is not registered yet: give the patient's address")
-            receipt = await in_thread(self.records.register, rid, who, RecordKind.IMAGING_STUDY, digest)
+            local = record_id(self.salt, uid)  # the site's local id: the chain derives `rid` from it
+            receipt = await in_thread(self.records.register, local, who, RecordKind.IMAGING_STUDY, digest)
             self.store.save_study(uid, rid, who, digest, 1, contents.values())
             return IngestResult(uid, rid, who, REGISTERED, 1, digest, len(contents), _tx(receipt))
 

@@ -9,7 +9,7 @@
   reason codes.
 - :mod:`.credentials`: :func:`~.credentials.credential_history` and
   :func:`~.credentials.credential_standing`, a subject's attestations, and which were valid on a
-  date (latest wins, as ``hasValidCredential``).
+  date (latest wins per issuer, as ``hasValidCredential``).
 - :mod:`.preauth`: :func:`~.preauth.payer_requests`, a payer's prior-authorization requests and
   what was decided.
 - :mod:`.raw`: :func:`~.raw.all_events`, every indexed event as it is.

@@ -1,5 +1,5 @@
 """Credential queries: a subject's attestations as their events tell them (made, superseded, revoked),
-and where the subject stood for each schema at a time (latest wins, as ``hasValidCredential``)."""
+and where the subject stood for each schema at a time (latest wins per issuer, as ``hasValidCredential``)."""
 
 from __future__ import annotations
 
@@ -170,7 +170,14 @@ def credential_standing(
     out = []
     for schema in wanted:
         made = [e for e in history if e.schema_id == schema and e.attested_at <= when]
-        latest = made[-1] if made else None
+        # Latest wins per issuer (issue 11): each issuer's latest, the first issuer's (the primary) first;
+        # the standing is a valid one if any, else the primary issuer's latest (the contract's latestCredential).
+        per_issuer: dict[str, CredentialEntry] = {}
+        for e in made:
+            per_issuer[e.issuer] = e  # an update keeps the issuer's place (first attested first)
+        latest = next((e for e in per_issuer.values() if e.status_at(when) is CredentialStatus.VALID), None)
+        if latest is None and per_issuer:
+            latest = next(iter(per_issuer.values()))
         status = latest.status_at(when) if latest else CredentialStatus.MISSING
         name = names.get(schema, (f"schema {schema}", True))[0]
         out.append(CredentialStanding(raw_subject, schema, name, when, status, latest))

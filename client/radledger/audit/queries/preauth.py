@@ -105,7 +105,7 @@ def _preauth_event(row: EventRow) -> PreauthEvent:
 
 PREAUTH_REQUEST_EVENTS = (
     "PreauthRequested", "PreauthDecided", "InformationRequested", "InformationProvided", "PreauthCancelled",
-    "PreauthAppealed", "DeadlineMissed", "ClaimSubmitted", "ClaimAdjudicated",
+    "PreauthAppealed", "DeadlineMissed", "ClaimSubmitted", "ClaimAdjudicated", "DecisionTimeframeExtended",
 )  # fmt: skip
 
 
@@ -144,6 +144,8 @@ def _case(rows: list[EventRow]) -> PreauthCase:
                 decision = made
         elif row.event == "PreauthAppealed":
             appealed, due = row, int(b["dueAt"])
+        elif row.event == "DecisionTimeframeExtended":
+            due = int(b["newDueAt"])  # lateness is judged against the extended deadline
         elif row.event == "InformationRequested":
             info += 1
         elif row.event == "DeadlineMissed":

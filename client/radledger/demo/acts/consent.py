@@ -17,6 +17,7 @@ from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis
 from radledger.registries.credentials.types import CredentialCheck, ReaderVerification
 from radledger.registries.preauth.types import DAY
+from radledger.registries.records.client import local_record_id
 
 CONSENT_DAYS = 30
 SHARED = Scope.IMAGES | Scope.REPORTS
@@ -36,11 +37,13 @@ def imaging(scene: Scene) -> CredentialCheck:
     )  # fmt: skip
     records = scene.records(scene.actors.site)
     for record in scene.site.records:
-        receipt = records.register(record.record_id, patient.address, record.kind, record.content_hash)
+        local_id = local_record_id(scene.site.site_salt, record.uid)
+        receipt = records.register(local_id, patient.address, record.kind, record.content_hash)
         count = f"{len(record.instance_uids)} instances, " if record.instance_uids else ""
         story.step(
             "imaging site", f"registers the {record.label}", [receipt],
-            f"record id {short(record.record_id)} = keccak256(site salt, UID); the UID stays at the site",
+            f"record id {short(record.record_id)} = keccak256(site, keccak256(site salt, UID)); "
+            "the UID stays at the site",
             f"content hash {short(record.content_hash)} over {count}{record.size_bytes:,} bytes",
         )  # fmt: skip
     return equipment

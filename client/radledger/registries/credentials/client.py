@@ -119,10 +119,24 @@ def credential_key(subject: Any, schema_id: int) -> bytes:
 
 
 def credential_uid(subject: Any, schema_id: int, sequence: int) -> bytes:
-    """The uid of the `sequence`-th attestation (from 1) of `schema_id` about `subject`."""
+    """The uid of the primary issuer's `sequence`-th attestation (from 1) of `schema_id` about `subject`
+    (the primary issuer is the first to attest it: with a single issuer, every attestation's uid). Another
+    issuer's uids: :func:`co_issuer_credential_uid`."""
     if not isinstance(sequence, int) or not 0 < sequence <= UINT32_MAX:
         raise ValidationError(f"sequence: {sequence!r} is not between 1 and {UINT32_MAX}")
     return credential_key(subject, schema_id)[:28] + sequence.to_bytes(4, "big")
+
+
+def co_issuer_credential_uid(subject: Any, schema_id: int, issuer_index: int, sequence: int) -> bytes:
+    """The uid of the `sequence`-th attestation of `schema_id` about `subject` by the issuer with index
+    `issuer_index` when it is not the subject's primary issuer for the schema (the first to attest it):
+    keccak256(abi.encode(subject, schema, issuerIndex)), low 32 bits replaced by the sequence."""
+    if not isinstance(sequence, int) or not 0 < sequence <= UINT32_MAX:
+        raise ValidationError(f"sequence: {sequence!r} is not between 1 and {UINT32_MAX}")
+    digest = keccak(
+        abi_encode(["bytes32", "uint32", "uint32"], [subject_id(subject), _schema_id(schema_id), issuer_index])
+    )
+    return digest[:28] + sequence.to_bytes(4, "big")
 
 
 def uid_sequence(uid: bytes) -> int:
@@ -299,7 +313,10 @@ class CredentialRegistryClient(SigningContractClient):
         start = self.now() if valid_from is None else valid_from
         request = AttestationRequest(subject_id(subject), valid_until, data_hash, value, start, ref_uid)
         validation.validity(start, valid_until, self.now())
-        latest_uid, _ = self._call("latestCredential", request.subject, _schema_id(schema_id))
+        # Latest wins per issuer: the sequence is the signer's own for this subject and schema.
+        latest_uid, _ = self._call(
+            "latestCredentialOf", request.subject, _schema_id(schema_id), validation.address(signer.address, "issuer")
+        )
         sequence = uid_sequence(bytes(latest_uid)) + 1
         message = attest_message(
             signer.address, request, schema_id, sequence, self.signature_epoch(signer.address), self._deadline(deadline)
@@ -375,8 +392,31 @@ class CredentialRegistryClient(SigningContractClient):
         return bool(self._call("isValidAt", validation.bytes32(uid, "uid"), validation.timestamp(timestamp, "time")))
 
     def has_valid_credential(self, subject: Any, schema_id: int) -> bool:
-        """Whether the subject's latest attestation of `schema_id` is valid now (False for an unknown schema)."""
+        """Whether the latest attestation of some issuer of `schema_id` about the subject is valid now (latest
+        wins per issuer; False for an unknown schema)."""
         return bool(self._call("hasValidCredential", subject_id(subject), _schema_id(schema_id)))
+
+    def has_valid_credential_from(self, subject: Any, schema_id: int, issuer: str) -> bool:
+        """Whether `issuer`'s latest attestation of `schema_id` about the subject is valid now."""
+        return bool(
+            self._call(
+                "hasValidCredentialFrom",
+                subject_id(subject),
+                _schema_id(schema_id),
+                validation.address(issuer, "issuer"),
+            )
+        )
+
+    def latest_of(self, subject: Any, schema_id: int, issuer: str) -> AttestationState | None:
+        """`issuer`'s latest attestation of `schema_id` about the subject, or None."""
+        uid, raw = self._call(
+            "latestCredentialOf", subject_id(subject), _schema_id(schema_id), validation.address(issuer, "issuer")
+        )
+        return None if bytes(uid) == ZERO32 else _state(bytes(uid), raw)
+
+    def issuer_index(self, issuer: str) -> int:
+        """The issuer's index (0: never authorized); it keys a co-issuer's attestations."""
+        return int(self._call("issuerIndexOf", validation.address(issuer, "issuer")))
 
     def get_attestation(self, uid: bytes) -> AttestationState:
         """What the contract stores about `uid`; errors.CredentialNotFound if it does not exist."""
@@ -384,7 +424,8 @@ class CredentialRegistryClient(SigningContractClient):
         return _state(checked, self._call("getAttestation", checked))
 
     def latest(self, subject: Any, schema_id: int) -> AttestationState | None:
-        """The subject's latest attestation of `schema_id`, or None; errors.UnknownSchema for an unknown schema."""
+        """The attestation ``hasValidCredential`` relies on (a valid latest one of some issuer, else the primary
+        issuer's latest), or None; errors.UnknownSchema for an unknown schema."""
         uid, raw = self._call("latestCredential", subject_id(subject), _schema_id(schema_id))
         return None if bytes(uid) == ZERO32 else _state(bytes(uid), raw)
 
@@ -538,7 +579,9 @@ class CredentialRegistryClient(SigningContractClient):
         attestation = self.attestation(uid)
         schema = self.get_schema(attestation.schema_id)
         proof = signed if signed is not None else self.signature_of(attestation)
-        return to_verifiable_credential(attestation, schema, self.domain(), proof)
+        primary = credential_uid(attestation.subject, attestation.schema_id, attestation.sequence)
+        index = None if attestation.uid == primary else self.issuer_index(attestation.issuer)
+        return to_verifiable_credential(attestation, schema, self.domain(), proof, index)
 
     def signature_of(self, attestation: Attestation) -> SignedMessage | None:
         """The issuer's signed `Attest` message that created `attestation`, if it was relayed with
@@ -679,6 +722,7 @@ __all__ = [
     "CredentialRegistryClient",
     "attest_message",
     "cme_value",
+    "co_issuer_credential_uid",
     "credential_key",
     "credential_uid",
     "device_id",

@@ -37,7 +37,7 @@ from radledger.chain import validation
 from radledger.chain.eip712 import Domain, SignedMessage, typed_data
 from radledger.chain.errors import ValidationError
 from radledger.registries.common import FOREVER
-from radledger.registries.credentials.client import credential_uid, subject_address
+from radledger.registries.credentials.client import co_issuer_credential_uid, credential_uid, subject_address
 from radledger.registries.credentials.types import Attestation, CredentialSchema
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -81,7 +81,11 @@ def parse_iso_time(text: str) -> int:
 
 
 def to_verifiable_credential(
-    attestation: Attestation, schema: CredentialSchema, domain: Domain, signed: SignedMessage | None = None
+    attestation: Attestation,
+    schema: CredentialSchema,
+    domain: Domain,
+    signed: SignedMessage | None = None,
+    issuer_index: int | None = None,
 ) -> dict[str, Any]:
     """The VC 2.0 style document of `attestation` (of `schema`, in the registry of `domain`).
 
@@ -120,6 +124,9 @@ def to_verifiable_credential(
         "uid": "0x" + attestation.uid.hex(),
         "statusMethod": STATUS_METHOD,
     }
+    if issuer_index is not None:
+        # A co-issuer's uid is keyed by its issuer index too (latest wins per issuer).
+        doc["credentialStatus"]["issuerIndex"] = issuer_index
     doc["evidence"] = [
         {"type": [EVIDENCE_TYPE], "transactionHash": attestation.tx_hash, "blockNumber": attestation.block_number}
     ]
@@ -194,7 +201,12 @@ def _check_binding(doc: dict[str, Any], signed: SignedMessage) -> None:
         subject = doc["credentialSubject"]
         issuer_did = did_pkh(int(status["chainId"]), m["issuer"])
         until = parse_iso_time(doc["validUntil"]) if "validUntil" in doc else FOREVER
-        expected_uid = credential_uid(bytes(m["subject"]), int(m["schema"]), int(m["sequence"]))
+        if "issuerIndex" in status:
+            expected_uid = co_issuer_credential_uid(
+                bytes(m["subject"]), int(m["schema"]), int(status["issuerIndex"]), int(m["sequence"])
+            )
+        else:
+            expected_uid = credential_uid(bytes(m["subject"]), int(m["schema"]), int(m["sequence"]))
         mismatches = [
             name
             for name, same in [

@@ -322,7 +322,7 @@ def replay(events: Iterable[PreauthEvent]) -> PreauthRequest:
                 "status": PreauthStatus.PENDED, "expedited": bool(a["expedited"]), "information_requested": False,
                 "appealed": False, "deadline_missed": False, "units": int(a["units"]), "approved_units": 0,
                 "used_units": 0, "requested_at": e.timestamp, "due_at": int(a["dueAt"]), "decided_at": 0,
-                "expires_at": 0, "appeal_by": 0,
+                "expires_at": 0, "appeal_by": 0, "extended": False,
             }  # fmt: skip
             continue
         if state is None:
@@ -345,6 +345,8 @@ def replay(events: Iterable[PreauthEvent]) -> PreauthRequest:
             )  # fmt: skip
         elif e.name == "DeadlineMissed":
             state["deadline_missed"] = True
+        elif e.name == "DecisionTimeframeExtended":
+            state.update(due_at=int(a["newDueAt"]), extended=True)
         elif e.name == "ClaimSubmitted":
             claim_units[bytes(a["claimId"])] = int(a["units"])
             state["used_units"] += int(a["units"])
@@ -412,12 +414,32 @@ class PreauthRegistryClient(SigningContractClient):
         """Ask the site for more information; the decision deadline keeps running from the request."""
         return self._send("requestInformation", _commitment(request_id, "request id"), reason_code(reason))
 
+    def extend(self, request_id: bytes, new_due_at: int, reason: int) -> TxReceipt:
+        """Extend the decision deadline of a pended standard request to `new_due_at`, once, before it passes
+        and by at most 14 days (CMS-0057-F); `reason` 1: the patient asked, 2: the payer needs more information."""
+        return self._send(
+            "extend",
+            _commitment(request_id, "request id"),
+            validation.timestamp(new_due_at, "new deadline"),
+            _uint(reason, "extension reason", 0, UINT16_MAX),
+        )
+
     def adjudicate_claim(
-        self, claim_id: bytes, status: ClaimStatus, paid_amount: int | None = None, reason: int = 0
+        self,
+        claim_id: bytes,
+        status: ClaimStatus,
+        paid_amount: int | None = None,
+        reason: int = 0,
+        *,
+        request_id: bytes | None = None,
     ) -> TxReceipt:
         """Adjudicate a claim: PAID (in full; `paid_amount` defaults to the claim's amount), PARTIALLY_PAID
-        (0 < paid < amount) or DENIED (nothing paid, a reason needed; its units go back to the authorization)."""
+        (0 < paid < amount) or DENIED (nothing paid, a reason needed; its units go back to the authorization).
+
+        Claim ids are namespaced by authorization: `request_id` names it (default: the one authorization
+        under which `claim_id` was submitted, from the events)."""
         cid = _commitment(claim_id, "claim id")
+        rid = self.claim_request(cid) if request_id is None else _commitment(request_id, "request id")
         if status not in {s.value for s in ClaimStatus}:
             raise ValidationError(f"claim status {status!r} is not a ClaimStatus")
         status = ClaimStatus(status)
@@ -426,16 +448,17 @@ class PreauthRegistryClient(SigningContractClient):
         if paid_amount is None:
             if status is ClaimStatus.PARTIALLY_PAID:
                 raise ValidationError("a partial payment needs the amount paid")
-            paid_amount = self.get_claim(cid).amount if status is ClaimStatus.PAID else 0
+            paid_amount = self.get_claim(cid, rid).amount if status is ClaimStatus.PAID else 0
         _uint(paid_amount, "paid amount", 0, UINT96_MAX)
         reason = reason_code(reason) if status is ClaimStatus.DENIED else _uint(reason, "reason code", 0, UINT16_MAX)
-        return self._send("adjudicateClaim", cid, int(status), paid_amount, reason)
+        return self._send("adjudicateClaim", rid, cid, int(status), paid_amount, reason)
 
     # ---------------------------------------------------------------------- site
 
     def request(self, order: SignedMessage | dict[str, Any], signature: bytes = b"") -> bytes:
         """Request authorization for `order` (a signed order, or a message and its signature); returns the
-        request id. Without a valid physician signature the request is pended, never auto-approved."""
+        request id. The sender must be a registered site (an active custodian of RecordRegistry), and the
+        physician's valid, unexpired signature is required (the contract refuses the request otherwise)."""
         if isinstance(order, SignedMessage):
             domain = self.domain()
             if order.domain != domain:
@@ -525,13 +548,13 @@ class PreauthRegistryClient(SigningContractClient):
         if m["units"] > policy.max_units:
             obstacles.append(f"{m['units']} units requested, at most {policy.max_units} approved automatically")
         if self.now() >= m["deadline"]:
-            obstacles.append("the physician's signature has expired")
+            obstacles.append("the physician's signature has expired (the request would be refused)")
         if policy.gold_card_schema and not self.credentials().has_valid_credential(
             m["physician"], policy.gold_card_schema
         ):
             obstacles.append(f"the physician holds no valid gold card (schema {policy.gold_card_schema})")
         if not self.w3.eth.get_code(m["physician"]) and order_signer(self.domain(), m, signature) != m["physician"]:
-            obstacles.append("no valid signature of the physician")
+            obstacles.append("no valid signature of the physician (the request would be refused)")
         return obstacles
 
     # --------------------------------------------------------------------- views
@@ -540,9 +563,23 @@ class PreauthRegistryClient(SigningContractClient):
         rid = _commitment(request_id, "request id")
         return _request_from(rid, self._call("getRequest", rid))
 
-    def get_claim(self, claim_id: bytes) -> PreauthClaim:
+    def claim_request(self, claim_id: bytes) -> bytes:
+        """The authorization under which `claim_id` was submitted, from the ``ClaimSubmitted`` events. Zero
+        when there is none (the contract then answers ``ClaimNotFound``); a ValidationError when several
+        authorizations hold a claim with this id (claim ids are namespaced by authorization: name it)."""
         cid = _commitment(claim_id, "claim id")
-        request_id, status, units, amount, paid, submitted = self._call("getClaim", cid)
+        submitted = self.event_reader.read("ClaimSubmitted", {"claimId": cid}, from_block=self.start_block)
+        found = {bytes(e.args["requestId"]) for e in submitted}
+        if len(found) > 1:
+            raise ValidationError(
+                f"claim id 0x{cid.hex()} is used under {len(found)} authorizations: give the request id"
+            )
+        return found.pop() if found else bytes(32)
+
+    def get_claim(self, claim_id: bytes, request_id: bytes | None = None) -> PreauthClaim:
+        cid = _commitment(claim_id, "claim id")
+        rid = self.claim_request(cid) if request_id is None else _commitment(request_id, "request id")
+        request_id, status, units, amount, paid, submitted = self._call("getClaim", rid, cid)
         return PreauthClaim(
             cid, bytes(request_id), ClaimStatus(status), int(units), int(amount), int(paid), int(submitted)
         )
@@ -560,6 +597,10 @@ class PreauthRegistryClient(SigningContractClient):
 
     def credential_registry(self) -> ChecksumAddress:
         return to_checksum_address(self._call("credentialRegistry"))
+
+    def record_registry(self) -> ChecksumAddress:
+        """The RecordRegistry whose active custodians are the sites that may request."""
+        return to_checksum_address(self._call("recordRegistry"))
 
     def credentials(self) -> CredentialRegistryClient:
         """The CredentialRegistry whose credentials the policies require (read-only)."""
@@ -632,12 +673,12 @@ def _preauth_event(w3: Web3, event: Event) -> PreauthEvent:
 
 
 def _request_from(request_id: bytes, raw: Sequence[Any]) -> PreauthRequest:
-    (requester, payer, status, expedited, info, appealed, missed, units, approved, used,
+    (requester, payer, status, expedited, info, appealed, missed, extended, units, approved, used,
      requested_at, due_at, decided_at, expires_at, appeal_by) = raw  # fmt: skip
     return PreauthRequest(
         request_id, to_checksum_address(requester), to_checksum_address(payer), PreauthStatus(status), bool(expedited),
         bool(info), bool(appealed), bool(missed), int(units), int(approved), int(used), int(requested_at), int(due_at),
-        int(decided_at), int(expires_at), int(appeal_by),
+        int(decided_at), int(expires_at), int(appeal_by), bool(extended),
     )  # fmt: skip
 
 

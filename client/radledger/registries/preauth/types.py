@@ -109,6 +109,7 @@ class PreauthRequest:
     decided_at: int
     expires_at: int
     appeal_by: int
+    extended: bool = False  # the payer extended the decision deadline (once, standard requests)
 
     @property
     def x12_action_code(self) -> X12ActionCode:

@@ -62,16 +62,34 @@ def read_site_salt(path: Path | str, warn: Callable[[str], None] = _warn_on_stde
     return validation.bytes32(text, f"salt file {source}")
 
 
-def record_id(site_salt: bytes, study_instance_uid: str) -> bytes:
-    """`keccak256(abi.encode(siteSalt, studyInstanceUid))`: the on-chain id of a study, computed off chain.
+def record_id(site_salt: bytes, study_instance_uid: str, custodian: str | None = None) -> bytes:
+    """The id of a study, computed off chain; the UID itself never reaches the chain.
 
-    The UID itself never reaches the chain; without the salt the id cannot be linked to it.
+    With `custodian`: the on-chain record id, ``keccak256(abi.encode(custodian, localId))``, which
+    RecordRegistry binds to the custodian that registers it (no other site can take it). Without:
+    the site's local id ``keccak256(abi.encode(siteSalt, studyInstanceUid))``, what
+    :meth:`RecordRegistryClient.register` sends (see :func:`local_record_id`). Without the salt
+    neither can be linked to the UID.
     """
     salt = validation.bytes32(site_salt, "site salt")
     # DICOM pads a UI value to even length with a NUL; files and forms add whitespace.
     raw = study_instance_uid.strip("\x00 \t\r\n") if isinstance(study_instance_uid, str) else study_instance_uid
     uid = validation.dicom_uid(raw, "study instance UID")
-    return keccak(abi_encode(["bytes32", "string"], [salt, uid]))
+    local = keccak(abi_encode(["bytes32", "string"], [salt, uid]))
+    return local if custodian is None else custodian_record_id(custodian, local)
+
+
+def local_record_id(site_salt: bytes, study_instance_uid: str) -> bytes:
+    """The site's local id of a study, ``keccak256(abi.encode(siteSalt, studyInstanceUid))``: what
+    ``register`` takes (the chain then binds it to the custodian)."""
+    return record_id(site_salt, study_instance_uid)
+
+
+def custodian_record_id(custodian: str, local_id: bytes) -> bytes:
+    """The record id RecordRegistry gives `local_id` registered by `custodian`:
+    ``keccak256(abi.encode(custodian, localId))`` (the contract's ``recordIdOf``)."""
+    who = validation.nonzero_address(custodian, "custodian")
+    return keccak(abi_encode(["address", "bytes32"], [who, validation.bytes32(local_id, "local id")]))
 
 
 class RecordRegistryClient(ContractClient):
@@ -92,16 +110,29 @@ class RecordRegistryClient(ContractClient):
         return self._send("setCustodianActive", validation.address(custodian, "custodian"), active)
 
     def register(self, record_id: bytes, patient: str, kind: RecordKind, content_hash: bytes) -> TxReceipt:
-        """Custodian: register a record of `patient`."""
-        rid = validation.bytes32(record_id, "record id")
+        """Custodian: register a record of `patient` under the site's local id `record_id`
+        (:func:`local_record_id`); the chain stores it under :meth:`record_id_of` of it, bound to the
+        sender (its ``RecordRegistered`` event carries that id)."""
+        rid = validation.bytes32(record_id, "local id")
         if rid == bytes(32):
-            raise ValidationError("record id 0 is reserved (it means all records in consents)")
+            raise ValidationError("local id 0 is refused (record id 0 means all records in consents)")
         if not isinstance(kind, int) or kind not in {k.value for k in RecordKind} or kind == RecordKind.NONE:
             raise ValidationError(f"record kind {kind!r} is not one of {[k.name for k in RecordKind][1:]}")
         digest = validation.bytes32(content_hash, "content hash")
         if digest == bytes(32):
             raise ValidationError("content hash must not be zero")
         return self._send("register", rid, validation.nonzero_address(patient, "patient"), int(kind), digest)
+
+    def record_id_of(self, local_id: bytes, custodian: str | None = None) -> bytes:
+        """The record id `local_id` gets when `custodian` (default: the sender) registers it; computed locally."""
+        if custodian is None:
+            if self.transactor is None:
+                raise ValidationError("a record id is bound to its custodian: give the custodian's address")
+            custodian = self.transactor.address
+        return custodian_record_id(custodian, local_id)
+
+    def is_active_custodian(self, account: str) -> bool:
+        return bool(self._call("isActiveCustodian", validation.address(account, "account")))
 
     def amend(self, record_id: bytes, content_hash: bytes) -> TxReceipt:
         """Custodian: a new version of a record (a series added, an addendum)."""
