@@ -2,23 +2,23 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
 import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
+import {SignatureVerifier} from "./utils/SignatureVerifier.sol";
 import {
-    InvalidSignature,
+    ExpiryInPast,
+    InvalidReasonCode,
+    InvalidValidity,
     PURPOSE_ALL,
     PURPOSE_ETREAT,
     SCOPE_ALL,
-    SignatureExpired,
     ZeroAddress
 } from "./Common.sol";
 
 /// @title ConsentRegistry
 /// @notice Patient-controlled, purpose-bound access grants to medical records, with
 /// signatures for gasless patients, guardians, break-glass and an on-chain access trail.
-contract ConsentRegistry is IConsentRegistry, AccessControl, EIP712 {
+contract ConsentRegistry is IConsentRegistry, AccessControl, SignatureVerifier {
     /// @notice Role allowed to invoke break-glass access (emergency departments).
     bytes32 public constant BREAK_GLASS_ROLE = keccak256("BREAK_GLASS_ROLE");
 
@@ -65,7 +65,7 @@ contract ConsentRegistry is IConsentRegistry, AccessControl, EIP712 {
     mapping(address patient => mapping(address guardian => GuardianSlot)) private _guardians;
     mapping(address patient => uint64) private _epochs;
 
-    constructor(address admin, IRecordRegistry records, uint40 breakGlassDuration_) EIP712("radledger ConsentRegistry", "1") {
+    constructor(address admin, IRecordRegistry records, uint40 breakGlassDuration_) SignatureVerifier("radledger ConsentRegistry", "1") {
         if (admin == address(0) || address(records) == address(0)) revert ZeroAddress();
         if (breakGlassDuration_ < _MIN_BREAK_GLASS || breakGlassDuration_ > _MAX_BREAK_GLASS) {
             revert InvalidBreakGlassDuration(breakGlassDuration_);
@@ -352,15 +352,5 @@ contract ConsentRegistry is IConsentRegistry, AccessControl, EIP712 {
     function _checkActor(address patient, address actor) private view {
         if (patient == address(0)) revert ZeroAddress();
         if (actor != patient && !isGuardian(patient, actor)) revert NotPatientOrGuardian(patient, actor);
-    }
-
-    function _checkDeadline(uint256 deadline) private view {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline, block.timestamp);
-    }
-
-    function _checkSignature(address signer, bytes32 structHash, bytes calldata signature) private view {
-        if (!SignatureChecker.isValidSignatureNowCalldata(signer, _hashTypedDataV4(structHash), signature)) {
-            revert InvalidSignature(signer);
-        }
     }
 }

@@ -6,7 +6,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
 import {IPreauthRegistry} from "./interfaces/IPreauthRegistry.sol";
-import {ZeroAddress} from "./Common.sol";
+import {UnknownSchema, ZeroAddress} from "./Common.sol";
 
 /// @title PreauthRegistry
 /// @notice Imaging prior authorization and claims between sites and payers, with gold-card

@@ -75,16 +75,10 @@ interface IConsentRegistry {
     error InvalidScopes(uint8 scopes);
     /// @notice Purposes must be a non-empty subset of the known purposes (one purpose when recording an access).
     error InvalidPurposes(uint8 purposes);
-    /// @notice The validity window is empty: `validFrom` is not before `validUntil`.
-    error InvalidValidity(uint40 validFrom, uint40 validUntil);
-    /// @notice The expiry is not in the future.
-    error ExpiryInPast(uint40 validUntil, uint256 timestamp);
     /// @notice There is no active grant to revoke.
     error GrantNotFound(address patient, address grantee, bytes32 recordId);
     /// @notice A guardian cannot be the zero address or the patient.
     error InvalidGuardian(address patient, address guardian);
-    /// @notice A break-glass reason code must be non-zero.
-    error InvalidReasonCode(uint16 reasonCode);
     /// @notice The break-glass window must lie between one minute and three days.
     error InvalidBreakGlassDuration(uint40 duration);
     /// @notice No record has this id in RecordRegistry.
