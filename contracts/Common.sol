@@ -57,3 +57,8 @@ error UnknownSchema(uint32 schema);
 
 /// @notice A batch must hold at least one item.
 error EmptyBatch();
+
+/// @notice An item of a batch failed, so the whole batch reverted.
+/// @param index The failing item's position in the batch, from 0.
+/// @param reason The error that item raised, ABI-encoded (selector and arguments).
+error BatchItemFailed(uint256 index, bytes reason);
