@@ -429,7 +429,8 @@ contract ConsentRegistry is IConsentRegistry, AccessControl, SignatureVerifier {
         }
     }
 
-    /// @dev The error a grant with these terms raises (ABI-encoded), or empty when they are valid.
+    /// @dev The error a grant with these terms raises (ABI-encoded), or empty when they are valid: the
+    /// checks of `_grant`, in the same order (tests/test_consent_batch.py keeps the two in step).
     function _grantFailure(address grantee, uint8 scopes, uint8 purposes, uint40 validFrom, uint40 validUntil)
         private
         view
@@ -458,8 +459,12 @@ contract ConsentRegistry is IConsentRegistry, AccessControl, SignatureVerifier {
         uint40 validUntil,
         address actor
     ) private {
-        bytes memory failure = _grantFailure(grantee, scopes, purposes, validFrom, validUntil);
-        if (failure.length != 0) _revertWith(failure);
+        // The checks of `_grantFailure`, as reverts (so that every error is in the ABI); a test keeps them in step.
+        if (grantee == address(0)) revert ZeroAddress();
+        if (scopes == 0 || scopes & ~SCOPE_ALL != 0) revert InvalidScopes(scopes);
+        if (purposes == 0 || purposes & ~PURPOSE_ALL != 0) revert InvalidPurposes(purposes);
+        if (validFrom >= validUntil) revert InvalidValidity(validFrom, validUntil);
+        if (validUntil <= block.timestamp) revert ExpiryInPast(validUntil, block.timestamp);
         _writeGrant(slot, _word(slot), patient, grantee, recordId, scopes, purposes, validFrom, validUntil, actor);
     }
 
