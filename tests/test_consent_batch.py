@@ -41,7 +41,8 @@ def rids(records: RecordRegistryClient, patients: list[KeySigner]) -> list[bytes
 def signed_grants(
     consent: ConsentRegistryClient, patients: list[KeySigner], rids: list[bytes], grantee: str
 ) -> list[SignedMessage]:
-    return [consent.sign_grant(p, p.address, grantee, rid, IMAGES, TREAT) for p, rid in zip(patients, rids, strict=True)]
+    pairs = zip(patients, rids, strict=True)
+    return [consent.sign_grant(p, p.address, grantee, rid, IMAGES, TREAT) for p, rid in pairs]
 
 
 def test_a_batch_relays_every_grant_in_one_transaction(
@@ -89,9 +90,9 @@ def test_one_bad_signature_reverts_the_whole_batch_with_its_index_and_error(
         assert not consent.has_access(p.address, grantee, rid, IMAGES, TREAT)
     # Without the bad item, the others relay.
     consent.relay_grants(batch[:2] + batch[3:])
-    assert [consent.has_access(p.address, grantee, rid, IMAGES, TREAT) for p, rid in zip(patients, rids)] == [
-        True, True, False, True
-    ]  # fmt: skip
+    pairs = zip(patients, rids, strict=True)
+    answers = [consent.has_access(p.address, grantee, rid, IMAGES, TREAT) for p, rid in pairs]
+    assert answers == [True, True, False, True]
 
 
 def test_every_failure_of_grant_by_sig_is_named_with_its_index(

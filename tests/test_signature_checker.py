@@ -69,7 +69,7 @@ def sponsor(w3: Web3) -> KeySigner:
     """A funded key that pays for the patient's delegation (the patient holds no ETH)."""
     key = KeySigner.create()
     w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": key.address, "value": 10**17})
+        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": key.address, "value": Web3.to_wei(0.1, "ether")})
     )
     return key
 
