@@ -262,6 +262,7 @@ def measure_consent(bench: Bench) -> dict[str, int]:
     if ended.call():
         raise GasCheckError("hasAccess still answered through a break-glass window whose role was revoked")
     figures["consent.hasAccessBreakGlassEnded"] = bench.view_gas(ended, grantee.address)
+    figures.update(measure_consent_batch(bench))
 
     # The trail: the grantee records an access its wildcard grant allows (record, then wildcard slot).
     figures["consent.recordAccess"] = gas_used(
@@ -270,7 +271,6 @@ def measure_consent(bench: Bench) -> dict[str, int]:
     return figures
 
 
-@measurement("consent batch")
 def measure_consent_batch(bench: Bench) -> dict[str, int]:
     """Ten patients without ETH each sign a grant on their own record (each one's first signature: the
     epoch read cold, a new slot written); the site relays the ten in one grantBySigBatch."""
