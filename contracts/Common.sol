@@ -40,3 +40,25 @@ error SignatureExpired(uint256 deadline, uint256 timestamp);
 /// @notice A signature does not verify for the claimed signer (EOA or ERC-1271 wallet).
 /// @param signer The account the signature was claimed to be from.
 error InvalidSignature(address signer);
+
+/// @notice A validity window is empty: `validFrom` is not before `validUntil`.
+error InvalidValidity(uint40 validFrom, uint40 validUntil);
+
+/// @notice An expiry is not in the future.
+/// @param validUntil The expiry given.
+/// @param timestamp The block timestamp it was checked against.
+error ExpiryInPast(uint40 validUntil, uint256 timestamp);
+
+/// @notice A reason code (break-glass, revocation) must be non-zero.
+error InvalidReasonCode(uint16 reasonCode);
+
+/// @notice No credential schema has this id (in CredentialRegistry, or as a policy names it).
+error UnknownSchema(uint32 schema);
+
+/// @notice A batch must hold at least one item.
+error EmptyBatch();
+
+/// @notice An item of a batch failed, so the whole batch reverted.
+/// @param index The failing item's position in the batch, from 0.
+/// @param reason The error that item raised, ABI-encoded (selector and arguments).
+error BatchItemFailed(uint256 index, bytes reason);

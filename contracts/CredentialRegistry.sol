@@ -2,15 +2,14 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
-import {InvalidSignature, SignatureExpired, ZeroAddress} from "./Common.sol";
+import {SignatureVerifier} from "./utils/SignatureVerifier.sol";
+import {EmptyBatch, ExpiryInPast, InvalidReasonCode, InvalidValidity, UnknownSchema, ZeroAddress} from "./Common.sol";
 
 /// @title CredentialRegistry
 /// @notice Schemas, issuers authorized per schema, attestations with validity windows and
 /// revocation, signatures for gasless issuers, and views that check all of it.
-contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
+contract CredentialRegistry is ICredentialRegistry, AccessControl, SignatureVerifier {
     /// @notice Role allowed to register schemas.
     bytes32 public constant SCHEMA_REGISTRAR_ROLE = keccak256("SCHEMA_REGISTRAR_ROLE");
     /// @notice Role allowed to authorize and deauthorize issuers per schema.
@@ -92,7 +91,7 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
     mapping(address issuer => uint64 epoch) private _epochs;
     uint32 private _schemaCount;
 
-    constructor(address admin) EIP712("radledger CredentialRegistry", "1") {
+    constructor(address admin) SignatureVerifier("radledger CredentialRegistry", "1") {
         if (admin == address(0)) revert ZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
@@ -534,15 +533,5 @@ contract CredentialRegistry is ICredentialRegistry, AccessControl, EIP712 {
         s = _schema(schema);
         index = _authorizations[schema][issuer];
         if (index == 0) revert IssuerNotAuthorized(schema, issuer);
-    }
-
-    function _checkDeadline(uint256 deadline) private view {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline, block.timestamp);
-    }
-
-    function _checkSignature(address signer, bytes32 structHash, bytes calldata signature) private view {
-        if (!SignatureChecker.isValidSignatureNowCalldata(signer, _hashTypedDataV4(structHash), signature)) {
-            revert InvalidSignature(signer);
-        }
     }
 }

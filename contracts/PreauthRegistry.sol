@@ -7,7 +7,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
 import {IPreauthRegistry} from "./interfaces/IPreauthRegistry.sol";
 import {IRecordRegistry} from "./interfaces/IRecordRegistry.sol";
-import {InvalidSignature, SignatureExpired, ZeroAddress} from "./Common.sol";
+import {InvalidSignature, SignatureExpired, UnknownSchema, ZeroAddress} from "./Common.sol";
 
 /// @title PreauthRegistry
 /// @notice Imaging prior authorization and claims between sites and payers, with gold-card

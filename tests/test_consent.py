@@ -462,11 +462,15 @@ def test_patient_and_guardian_invalidate_signatures(
     receipt = as_patient.invalidate_signatures(patient)
     assert as_patient.events(receipt, "SignaturesInvalidated") == [{"patient": patient, "epoch": 1, "actor": patient}]
     as_patient.set_guardian(actors.guardian.address, as_patient.now() + 3600)
+    assert as_patient.signer_epoch(patient, actors.guardian.address) == 1 << 32 | 1  # appointment epoch 1
     receipt = as_guardian.invalidate_signatures(patient)
+    # A guardian's invalidation moves only its own appointment epoch (the high half of its signer
+    # epoch), never the patient's: it cannot void the patient's own signatures.
     assert as_guardian.events(receipt, "SignaturesInvalidated") == [
-        {"patient": patient, "epoch": 2, "actor": actors.guardian.address}
+        {"patient": patient, "epoch": 2 << 32 | 1, "actor": actors.guardian.address}
     ]
-    assert as_patient.signature_epoch(patient) == 2
+    assert as_patient.signature_epoch(patient) == 1
+    assert as_patient.signer_epoch(patient, actors.guardian.address) == 2 << 32 | 1
 
 
 # ------------------------------------------------------------------------- break-glass

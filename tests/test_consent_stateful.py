@@ -72,6 +72,23 @@ class Model:
 
     grants: dict[tuple[str, str, bytes], Slot] = field(default_factory=dict)
     guardian_until: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (patient, account) -> start of the current run of break-glass windows (renewals back to back).
+    break_glass_since: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def break_glass(self, patient: str, account: str, at: int) -> int | None:
+        """The window's new end for an invocation at `at`, or None when the run is exhausted: a run goes
+        on while the window is open or ended less than a window ago, and lasts at most three windows."""
+        slot = self.slot(patient, account, WILDCARD)
+        if slot.break_glass_until and at < slot.break_glass_until + BREAK_GLASS_SECONDS:
+            run_end = self.break_glass_since[(patient, account)] + 3 * BREAK_GLASS_SECONDS
+            if at >= run_end:
+                return None
+            until = min(at + BREAK_GLASS_SECONDS, run_end)
+        else:
+            self.break_glass_since[(patient, account)] = at
+            until = at + BREAK_GLASS_SECONDS
+        slot.break_glass_until = until
+        return until
 
     def slot(self, patient: str, grantee: str, record: bytes) -> Slot:
         return self.grants.setdefault((patient, grantee, record), Slot())
@@ -258,10 +275,18 @@ class ConsentMachine(RuleBasedStateMachine):
                 client.break_glass(patient, reason)
             assert exc.value.args == (account.address, self.world.role)
             return
-        receipt = client.break_glass(patient, reason)
-        until = int(self.world.w3.eth.get_block(receipt["blockNumber"])["timestamp"]) + BREAK_GLASS_SECONDS
-        assert client.events(receipt, "BreakGlassInvoked")[0]["validUntil"] == until
-        self.model.slot(patient, account.address, WILDCARD).break_glass_until = until
+        slot = self.model.slot(patient, account.address, WILDCARD)
+        previous_until = slot.break_glass_until
+        until = self.model.break_glass(patient, account.address, self.now() + 1)  # the transaction's block time
+        if until is None:
+            with pytest.raises(errors.BreakGlassLimitReached) as exc:
+                client.break_glass(patient, reason)
+            assert exc.value.args == (patient, account.address, previous_until + BREAK_GLASS_SECONDS)
+            event("break-glass: run exhausted")
+        else:
+            receipt = client.break_glass(patient, reason)
+            assert int(self.world.w3.eth.get_block(receipt["blockNumber"])["timestamp"]) == self.now()
+            assert client.events(receipt, "BreakGlassInvoked")[0]["validUntil"] == until
         self.check_slot(patient, account.address, WILDCARD)
 
     @rule(seconds=st.sampled_from([1, 3, 10, 30, 61]))

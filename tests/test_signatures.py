@@ -318,18 +318,34 @@ def test_a_removed_guardians_outstanding_signature_is_refused(
     assert exc.value.args == (patient, guardian.address)
 
 
-def test_a_guardian_invalidates_the_patients_outstanding_signatures(
+def test_a_guardian_invalidates_its_own_outstanding_signatures_not_the_patients(
     consent: ConsentRegistryClient, gasless_patient: KeySigner, actors: Actors, rid: bytes
 ) -> None:
     patient, guardian = gasless_patient.address, KeySigner.create()
     consent.relay(consent.sign_set_guardian(gasless_patient, guardian.address, consent.now() + 3600))
-    outstanding = consent.sign_grant(gasless_patient, patient, actors.grantee.address, rid, IMAGES, TREAT)
+    patients = consent.sign_grant(gasless_patient, patient, actors.grantee.address, rid, IMAGES, TREAT)
+    guardians = consent.sign_grant(guardian, patient, actors.stranger.address, rid, IMAGES, TREAT)
     receipt = consent.relay(consent.sign_invalidate_signatures(guardian, patient))
     assert consent.events(receipt, "SignaturesInvalidated") == [
-        {"patient": patient, "epoch": 1, "actor": guardian.address}
+        {"patient": patient, "epoch": 2 << 32, "actor": guardian.address}
     ]
-    with pytest.raises(errors.InvalidSignature):
-        consent.relay(outstanding)
+    with pytest.raises(errors.InvalidSignature) as exc:
+        consent.relay(guardians)
+    assert exc.value.args == (guardian.address,)
+    consent.relay(patients)  # the patient's own signature still relays
+    assert consent.has_access(patient, actors.grantee.address, rid, IMAGES, TREAT)
+
+
+def test_the_patients_invalidation_also_voids_its_guardians_signatures(
+    consent: ConsentRegistryClient, gasless_patient: KeySigner, actors: Actors, rid: bytes
+) -> None:
+    patient, guardian = gasless_patient.address, KeySigner.create()
+    consent.relay(consent.sign_set_guardian(gasless_patient, guardian.address, consent.now() + 3600))
+    guardians = consent.sign_grant(guardian, patient, actors.grantee.address, rid, IMAGES, TREAT)
+    consent.relay(consent.sign_invalidate_signatures(gasless_patient, patient))
+    with pytest.raises(errors.InvalidSignature) as exc:
+        consent.relay(guardians)
+    assert exc.value.args == (guardian.address,)
 
 
 # ------------------------------------------------------------------------ ERC-1271

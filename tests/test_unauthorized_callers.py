@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
@@ -134,6 +136,11 @@ def _invalidate_msg(c: Ctx) -> dict[str, Any]:
             "deadline": c.deadline()}  # fmt: skip
 
 
+def _encoded(signature: str, types: list[str], values: list[Any]) -> bytes:
+    """An error as revert data (a batch item's `reason`)."""
+    return function_signature_to_4byte_selector(signature) + abi_encode(types, values)
+
+
 def _unauthorized(who: str, role: str) -> Expected:
     return lambda c: errors.AccessControlUnauthorizedAccount(getattr(c.actors, who).address, getattr(c, role))
 
@@ -202,6 +209,10 @@ CASES = [
     Case("ConsentRegistry", "grantBySig", "an intruder signing for the patient",
          lambda c: (c.actors.stranger, c.forged("Grant", _grant_msg(c, c.patient))),
          lambda c: errors.InvalidSignature(c.patient)),
+    Case("ConsentRegistry", "grantBySigBatch", "an intruder signing for the patient",
+         lambda c: (c.actors.stranger,
+                    _cr(c).grantBySigBatch([tuple(c.forged("Grant", _grant_msg(c, c.patient)).args)])),
+         lambda c: errors.BatchItemFailed(0, _encoded("InvalidSignature(address)", ["address"], [c.patient]))),
     Case("ConsentRegistry", "revoke", "stranger",
          lambda c: (c.actors.stranger, _cr(c).revoke(c.patient, c.grantee, c.rid)),
          _not_patient_or_guardian(lambda c: c.actors.stranger.address)),

@@ -88,18 +88,12 @@ interface ICredentialRegistry {
     error SchemaNameTaken(string name, uint32 schema);
     /// @notice A schema's maximum validity must be non-zero (type(uint40).max: no maximum).
     error InvalidMaxValidity(uint40 maxValidity);
-    /// @notice No schema has this id.
-    error UnknownSchema(uint32 schema);
     /// @notice `issuer` is not authorized to attest credentials of `schema`.
     error IssuerNotAuthorized(uint32 schema, address issuer);
     /// @notice `issuer` is already authorized for `schema`.
     error IssuerAlreadyAuthorized(uint32 schema, address issuer);
     /// @notice A subject must not be zero.
     error ZeroSubject();
-    /// @notice The validity window is empty: `validFrom` is not before `validUntil`.
-    error InvalidValidity(uint40 validFrom, uint40 validUntil);
-    /// @notice The expiry is not in the future.
-    error ExpiryInPast(uint40 validUntil, uint256 timestamp);
     /// @notice The validity window is longer than the schema allows.
     error ValidityExceedsMaximum(uint32 schema, uint40 validFrom, uint40 validUntil, uint40 maxValidity);
     /// @notice The attestation that `refUid` names does not exist.
@@ -112,10 +106,6 @@ interface ICredentialRegistry {
     error AlreadyRevoked(bytes32 uid, uint40 revokedAt);
     /// @notice Only the attestation's issuer, or an account with the disciplinary role, may revoke it.
     error NotIssuerOrDisciplinary(bytes32 uid, address account);
-    /// @notice A revocation reason code must be non-zero.
-    error InvalidReasonCode(uint16 reasonCode);
-    /// @notice A batch must hold at least one attestation.
-    error EmptyBatch();
     /// @notice Three issuers already hold attestations of this subject and schema that are or may
     /// become valid (not revoked, not expired); a fourth issuer cannot attest until one ends.
     error TooManyIssuers(bytes32 subject, uint32 schema);

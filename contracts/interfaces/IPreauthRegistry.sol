@@ -156,8 +156,6 @@ interface IPreauthRegistry {
     error InvalidPolicy(string field);
     /// @notice A decision deadline exceeds the regulatory maximum (72 h expedited, 7 days standard).
     error DeadlineBeyondRegulatoryLimit(uint32 seconds_, uint32 limit);
-    /// @notice A schema named in a policy does not exist in CredentialRegistry.
-    error UnknownSchema(uint32 schema);
     /// @notice The payer has no active policy for the procedure.
     error PolicyInactive(address payer, bytes5 procedure);
     /// @notice Units must be at least one.

@@ -18,6 +18,9 @@ TARGETS: dict[str, int] = {
     "consent.grantBySig": 65_000,
     "consent.revoke": 32_000,
     "consent.hasAccess": 8_000,
+    # Issue 13: signed grants relayed in batches, at most 40,000 a grant for 10 in one transaction.
+    "consent.grantBySigBatch10": 400_000,
+    "consent.grantBySigBatch10PerGrant": 40_000,
     "records.register": 80_000,
     "credentials.attest": 75_000,
     "credentials.attestBySig": 90_000,
@@ -37,6 +40,10 @@ DESCRIPTIONS: dict[str, str] = {
     "consent.revokeBySig": "revoke signed by the patient, relayed by the site",
     "consent.hasAccess": "view, without the 21,000 base: record without its own grant (two slots read)",
     "consent.recordAccess": "access put on the trail by the grantee, allowed by a wildcard grant",
+    "consent.grantBySigBatch10": "ten grants signed by ten patients (first signature each), one transaction",
+    "consent.grantBySigBatch10PerGrant": "the same batch, per grant (the transaction's gas / 10)",
+    "consent.hasAccessBreakGlassEnded": "view, without the 21,000 base: ETREAT asked by an account whose window "
+    "outlived its role (three slots read; transient, no target)",
     "consent.breakGlass": "emergency access, first time for this patient and account",
     "consent.setGuardian": "patient appoints a guardian (new slot)",
     "records.registerCustodian": "governance registers the first imaging site with its gateway URL",

@@ -10,7 +10,7 @@ from web3.types import TxReceipt
 from radledger.chain import validation
 from radledger.chain.contract import SigningContractClient
 from radledger.chain.eip712 import CONSENT_DOMAIN_NAME, SignedMessage, sign
-from radledger.chain.errors import ValidationError
+from radledger.chain.errors import ContractError, ValidationError, decode_revert
 from radledger.chain.signers import Signer
 from radledger.registries.common import FOREVER, Purpose, Scope
 from radledger.registries.consent.types import AccessBasis, Grant, Guardian
@@ -154,12 +154,12 @@ class ConsentRegistryClient(SigningContractClient):
         valid_until: int = FOREVER,
         deadline: int | None = None,
     ) -> SignedMessage:
-        """Sign a grant with the current slot version and epoch read from the chain."""
+        """Sign a grant with the current slot version and the signer's epoch read from the chain."""
         rid = validation.bytes32(record_id, "record id")
         version = self.get_grant(patient, grantee, rid).version
         message = grant_message(
             patient, grantee, rid, scopes, purposes, valid_from, valid_until, signer.address,
-            version, self.signature_epoch(patient), self._deadline(deadline),
+            version, self.signer_epoch(patient, signer.address), self._deadline(deadline),
         )  # fmt: skip
         return sign(signer, self.domain(), "Grant", message)
 
@@ -169,7 +169,7 @@ class ConsentRegistryClient(SigningContractClient):
         rid = validation.bytes32(record_id, "record id")
         message = revoke_message(
             patient, grantee, rid, signer.address, self.get_grant(patient, grantee, rid).version,
-            self.signature_epoch(patient), self._deadline(deadline),
+            self.signer_epoch(patient, signer.address), self._deadline(deadline),
         )  # fmt: skip
         return sign(signer, self.domain(), "Revoke", message)
 
@@ -187,7 +187,7 @@ class ConsentRegistryClient(SigningContractClient):
         message = {
             "patient": validation.nonzero_address(patient, "patient"),
             "signer": signer.address,
-            "epoch": self.signature_epoch(patient),
+            "epoch": self.signer_epoch(patient, signer.address),
             "deadline": self._deadline(deadline),
         }
         return sign(signer, self.domain(), "InvalidateSignatures", message)
@@ -209,6 +209,37 @@ class ConsentRegistryClient(SigningContractClient):
             )
         fn = self.by_sig_call(signed)
         return self._send(fn.fn_name, *fn.args)
+
+    def relay_grants(self, signed: list[SignedMessage]) -> TxReceipt:
+        """Relay several signed grants in one transaction (`grantBySigBatch`), all or nothing.
+
+        Each is checked here as :meth:`relay` checks one, before anything is sent. When an item
+        fails on chain the contract reverts with ``errors.BatchItemFailed`` (``index`` from 0 and
+        ``reason``, the item's own error encoded); the exception raised here also carries that
+        error decoded, as ``error`` (``errors.InvalidSignature(signer)``, say).
+        """
+        if not signed:
+            raise ValidationError("a batch must hold at least one signed grant")
+        domain, now = self.domain(), self.now()
+        items = []
+        for index, item in enumerate(signed):
+            if item.primary_type != "Grant":
+                raise ValidationError(f"item {index}: only Grant messages relay in a batch, not {item.primary_type}")
+            if item.domain != domain:
+                raise ValidationError(f"item {index}: signature is for another contract or chain ({item.domain})")
+            m = item.message
+            validation.deadline(int(m["deadline"]), now)
+            validation.signature(item.signature)
+            args = self._grant_args(
+                m["patient"], m["grantee"], m["recordId"], m["scopes"], m["purposes"], m["validFrom"], m["validUntil"]
+            )
+            items.append((*args, validation.nonzero_address(m["signer"], "signer"), int(m["deadline"]), item.signature))
+        try:
+            return self._send("grantBySigBatch", items)
+        except ContractError as exc:
+            if exc.error_name == "BatchItemFailed":
+                exc.error = decode_revert(exc.reason)  # type: ignore[attr-defined]
+            raise
 
     def by_sig_call(self, signed: SignedMessage) -> ContractFunction:
         """The `...BySig` contract call that carries `signed`, unchecked (:meth:`relay` checks it first)."""
@@ -254,7 +285,15 @@ class ConsentRegistryClient(SigningContractClient):
         )
 
     def signature_epoch(self, patient: str) -> int:
+        """The patient's own epoch (what the patient's signatures commit to)."""
         return int(self._call("signatureEpoch", validation.address(patient, "patient")))
+
+    def signer_epoch(self, patient: str, signer: str) -> int:
+        """The epoch a signature of `signer` about `patient` commits to: the patient's epoch for the
+        patient; for a guardian, also its appointment epoch (bits 32-63), so that its signatures die
+        with its appointment."""
+        p = validation.address(patient, "patient")
+        return int(self._call("signerEpoch", p, validation.address(signer, "signer")))
 
     def break_glass_duration(self) -> int:
         return int(self._call("breakGlassDuration"))

@@ -3,9 +3,10 @@
 Feed :func:`rebuild_consent_state` the logs of a ConsentRegistry (raw logs of the package's log
 reader or of the audit index, or web3's from receipts or ``get_logs``; in any order, other
 contracts' logs included if `address` is given) and it replays ConsentGranted, ConsentRevoked,
-GuardianSet, SignaturesInvalidated and BreakGlassInvoked into the same values the contract's
-views return: every grant slot (terms, version, break-glass expiry), every guardian slot and
-every signature epoch. Logs are decoded by the package's one decoder
+GuardianSet, SignaturesInvalidated, BreakGlassInvoked and BreakGlassWindowsEnded into the same
+values the contract's views return: every grant slot (terms, version, break-glass expiry), every
+guardian slot, every patient's signature epoch and every guardian's appointment epoch
+(`signerEpoch`). Logs are decoded by the package's one decoder
 (:class:`~radledger.chain.events.decoding.EventDecoder`).
 """
 
@@ -51,6 +52,9 @@ class ConsentState(TypedDict):
     grants: dict[GrantKey, GrantState]
     guardians: dict[tuple[ChecksumAddress, ChecksumAddress], GuardianState]
     epochs: dict[ChecksumAddress, int]
+    """The patient's own epoch (`signatureEpoch`)."""
+    guardian_epochs: dict[tuple[ChecksumAddress, ChecksumAddress], int]
+    """(patient, guardian) -> the guardian's appointment epoch: `signerEpoch(patient, guardian) >> 32`."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def rebuild_consent_state(logs: Iterable[RawLog | Mapping[str, Any]], address: s
 
     A slot absent from the result was never touched (its views return zeros).
     """
-    state: ConsentState = {"grants": {}, "guardians": {}, "epochs": {}}
+    state: ConsentState = {"grants": {}, "guardians": {}, "epochs": {}, "guardian_epochs": {}}
     grants, guardians = state["grants"], state["guardians"]
     for event in decode_consent_logs(logs, address):
         a = event.args
@@ -110,12 +114,21 @@ def rebuild_consent_state(logs: Iterable[RawLog | Mapping[str, Any]], address: s
         elif event.name == "BreakGlassInvoked":
             key = (a["patient"], a["account"], bytes(32))
             grants[key] = replace(grants.get(key, GrantState()), break_glass_until=a["validUntil"])
+        elif event.name == "BreakGlassWindowsEnded":
+            # The account lost the role: every window it held ended (getGrant then shows 0).
+            for key, slot in grants.items():
+                if key[1] == a["account"] and key[2] == bytes(32) and slot.break_glass_until:
+                    grants[key] = replace(slot, break_glass_until=0)
         elif event.name == "GuardianSet":
             pair = (a["patient"], a["guardian"])
             previous = guardians.get(pair, GuardianState())
             guardians[pair] = GuardianState(valid_until=a["validUntil"], version=previous.version + 1)
+            state["guardian_epochs"][pair] = state["guardian_epochs"].get(pair, 0) + 1
         elif event.name == "SignaturesInvalidated":
-            state["epochs"][a["patient"]] = a["epoch"]
+            if a["actor"] == a["patient"]:
+                state["epochs"][a["patient"]] = a["epoch"]
+            else:  # a guardian's own epoch, in the high half of its signer epoch
+                state["guardian_epochs"][(a["patient"], a["actor"])] = a["epoch"] >> 32
     return state
 
 
