@@ -31,7 +31,6 @@ __all__ = [
     "DEFAULT_SNAPSHOT",
     "DEFAULT_TOLERANCE",
     "DESCRIPTIONS",
-
     "EXACT_ESTIMATOR",
     "MEASUREMENTS",
     "TARGETS",

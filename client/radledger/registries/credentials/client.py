@@ -18,15 +18,11 @@ its own uid until it expires or is revoked (CME credits add up). See docs/creden
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from eth_abi import encode as abi_encode
-from eth_typing import ChecksumAddress
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
@@ -38,6 +34,20 @@ from radledger.chain.events.decoding import Event
 from radledger.chain.signers import Signer
 from radledger.chain.transactions import call
 from radledger.registries.common import FOREVER
+from radledger.registries.credentials.subjects import (
+    DEVICE_ID_TAG,
+    UINT32_MAX,
+    ZERO32,
+    checked_schema_id,
+    co_issuer_credential_uid,
+    credential_key,
+    credential_uid,
+    device_id,
+    document_hash,
+    subject_address,
+    subject_id,
+    uid_sequence,
+)
 from radledger.registries.credentials.types import (
     Attestation,
     AttestationRequest,
@@ -51,9 +61,8 @@ from radledger.registries.credentials.types import (
     RevocationReason,
     SignatureInvalidation,
 )
+from radledger.registries.credentials.verifiable import to_verifiable_credential
 
-ZERO32 = bytes(32)
-UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 MAX_SCHEMA_NAME_BYTES = 200
 NO_MAXIMUM = FOREVER
@@ -62,95 +71,11 @@ NO_MAXIMUM = FOREVER
 CME_UNITS_PER_HOUR = 100
 """radledger's convention for CME schemas: `value` counts hundredths of a credit hour."""
 
-DEVICE_ID_TAG = "radledger device v1"
 
 _ADDRESS_FIELDS = frozenset({"issuer", "signer"})
 
 
 # ------------------------------------------------------------------------ subjects and uids
-
-
-def subject_id(value: Any) -> bytes:
-    """A subject as the contract takes it: an address (a physician) left-padded to 32 bytes, or 32 bytes as given."""
-    if isinstance(value, bytes | bytearray) and len(value) == 20:
-        raw = bytes(12) + bytes(value)
-    elif isinstance(value, str) and is_address(value):
-        raw = bytes(12) + bytes.fromhex(validation.address(value, "subject")[2:])
-    else:
-        raw = validation.bytes32(value, "subject")
-    if raw == ZERO32:
-        raise ValidationError("subject: zero is not a subject")
-    return raw
-
-
-def subject_address(subject: bytes) -> ChecksumAddress | None:
-    """The address inside a subject made from one (its first 12 bytes zero), else None (a device id)."""
-    raw = validation.bytes32(subject, "subject")
-    return to_checksum_address(raw[12:]) if raw[:12] == bytes(12) else None
-
-
-def _canonical(text: str, what: str) -> str:
-    if not isinstance(text, str):
-        raise ValidationError(f"{what}: expected text, got {type(text).__name__}")
-    canonical = " ".join(unicodedata.normalize("NFKC", text).split()).upper()
-    if not canonical:
-        raise ValidationError(f"{what}: must not be empty")
-    return canonical
-
-
-def device_id(manufacturer: str, serial_number: str) -> bytes:
-    """The subject of a piece of imaging equipment: keccak256(abi.encode(tag, manufacturer, serial)).
-
-    Both texts are canonicalized first (Unicode NFKC, surrounding and repeated whitespace
-    collapsed, upper case), so "Acme  imaging" / "mr-0042" and "ACME IMAGING" / "MR-0042" name
-    the same device.
-    """
-    encoded = abi_encode(
-        ["string", "string", "string"],
-        [DEVICE_ID_TAG, _canonical(manufacturer, "manufacturer"), _canonical(serial_number, "serial number")],
-    )
-    return keccak(encoded)
-
-
-def credential_key(subject: Any, schema_id: int) -> bytes:
-    """The (subject, schema) key: keccak256(abi.encode(subject, schema)) with its low 32 bits cleared."""
-    digest = keccak(abi_encode(["bytes32", "uint32"], [subject_id(subject), _schema_id(schema_id)]))
-    return digest[:28] + bytes(4)
-
-
-def credential_uid(subject: Any, schema_id: int, sequence: int) -> bytes:
-    """The uid of the primary issuer's `sequence`-th attestation (from 1) of `schema_id` about `subject`
-    (the primary issuer is the first to attest it: with a single issuer, every attestation's uid). Another
-    issuer's uids: :func:`co_issuer_credential_uid`."""
-    if not isinstance(sequence, int) or not 0 < sequence <= UINT32_MAX:
-        raise ValidationError(f"sequence: {sequence!r} is not between 1 and {UINT32_MAX}")
-    return credential_key(subject, schema_id)[:28] + sequence.to_bytes(4, "big")
-
-
-def co_issuer_credential_uid(subject: Any, schema_id: int, issuer_index: int, sequence: int) -> bytes:
-    """The uid of the `sequence`-th attestation of `schema_id` about `subject` by the issuer with index
-    `issuer_index` when it is not the subject's primary issuer for the schema (the first to attest it):
-    keccak256(abi.encode(subject, schema, issuerIndex)), low 32 bits replaced by the sequence."""
-    if not isinstance(sequence, int) or not 0 < sequence <= UINT32_MAX:
-        raise ValidationError(f"sequence: {sequence!r} is not between 1 and {UINT32_MAX}")
-    digest = keccak(
-        abi_encode(["bytes32", "uint32", "uint32"], [subject_id(subject), _schema_id(schema_id), issuer_index])
-    )
-    return digest[:28] + sequence.to_bytes(4, "big")
-
-
-def uid_sequence(uid: bytes) -> int:
-    """The sequence number a uid carries (its low 32 bits)."""
-    return int.from_bytes(validation.bytes32(uid, "uid")[-4:], "big")
-
-
-def document_hash(content: bytes) -> bytes:
-    """The SHA-256 of an off-chain document (a license, a certificate, an inspection report): a `dataHash`.
-
-    Salt guessable documents (a nonce inside the document) before hashing: a hash of a short,
-    predictable text can be found by trying candidates.
-    """
-    return hashlib.sha256(content).digest()
 
 
 def cme_value(hours: Decimal | int | str) -> int:
@@ -163,12 +88,6 @@ def cme_value(hours: Decimal | int | str) -> int:
     if units != units.to_integral_value() or not 0 <= units <= UINT64_MAX:
         raise ValidationError(f"CME hours: {hours!r} is not a non-negative multiple of 0.01")
     return int(units)
-
-
-def _schema_id(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= UINT32_MAX:
-        raise ValidationError(f"schema: {value!r} is not a schema id (1 to {UINT32_MAX})")
-    return value
 
 
 def _value(value: Any) -> int:
@@ -211,7 +130,7 @@ def attest_message(
     return {
         "issuer": validation.nonzero_address(issuer, "issuer"),
         "subject": subject_id(request.subject),
-        "schema": _schema_id(schema_id),
+        "schema": checked_schema_id(schema_id),
         "dataHash": validation.bytes32(request.data_hash, "data hash"),
         "value": _value(request.value),
         "validFrom": valid_from,
@@ -253,11 +172,11 @@ class CredentialRegistryClient(SigningContractClient):
 
     def authorize_issuer(self, schema_id: int, issuer: str) -> TxReceipt:
         """Issuer-authorizer role: let `issuer` attest credentials of `schema_id`."""
-        return self._send("authorizeIssuer", _schema_id(schema_id), validation.nonzero_address(issuer, "issuer"))
+        return self._send("authorizeIssuer", checked_schema_id(schema_id), validation.nonzero_address(issuer, "issuer"))
 
     def deauthorize_issuer(self, schema_id: int, issuer: str) -> TxReceipt:
         """Issuer-authorizer role: withdraw the authorization; the issuer's attestations stay as they are."""
-        return self._send("deauthorizeIssuer", _schema_id(schema_id), validation.address(issuer, "issuer"))
+        return self._send("deauthorizeIssuer", checked_schema_id(schema_id), validation.address(issuer, "issuer"))
 
     # ------------------------------------------------------------------- issuers
 
@@ -283,7 +202,7 @@ class CredentialRegistryClient(SigningContractClient):
             raise ValidationError("a batch needs at least one attestation")
         rows = [self._attest_args(r, schema_id) for r in requests]
         tuples = [(s, d, v, f, u, ref) for s, _, d, v, f, u, ref in rows]
-        return self.attestations_in(self._send("attestBatch", _schema_id(schema_id), tuples))
+        return self.attestations_in(self._send("attestBatch", checked_schema_id(schema_id), tuples))
 
     def revoke(self, uid: bytes, reason: int = RevocationReason.DISCIPLINARY_ACTION) -> Revocation:
         """Revoke attestation `uid` (its issuer, or an account with the disciplinary role)."""
@@ -315,7 +234,10 @@ class CredentialRegistryClient(SigningContractClient):
         validation.validity(start, valid_until, self.now())
         # Latest wins per issuer: the sequence is the signer's own for this subject and schema.
         latest_uid, _ = self._call(
-            "latestCredentialOf", request.subject, _schema_id(schema_id), validation.address(signer.address, "issuer")
+            "latestCredentialOf",
+            request.subject,
+            checked_schema_id(schema_id),
+            validation.address(signer.address, "issuer"),
         )
         sequence = uid_sequence(bytes(latest_uid)) + 1
         message = attest_message(
@@ -394,7 +316,7 @@ class CredentialRegistryClient(SigningContractClient):
     def has_valid_credential(self, subject: Any, schema_id: int) -> bool:
         """Whether the latest attestation of some issuer of `schema_id` about the subject is valid now (latest
         wins per issuer; False for an unknown schema)."""
-        return bool(self._call("hasValidCredential", subject_id(subject), _schema_id(schema_id)))
+        return bool(self._call("hasValidCredential", subject_id(subject), checked_schema_id(schema_id)))
 
     def has_valid_credential_from(self, subject: Any, schema_id: int, issuer: str) -> bool:
         """Whether `issuer`'s latest attestation of `schema_id` about the subject is valid now."""
@@ -402,7 +324,7 @@ class CredentialRegistryClient(SigningContractClient):
             self._call(
                 "hasValidCredentialFrom",
                 subject_id(subject),
-                _schema_id(schema_id),
+                checked_schema_id(schema_id),
                 validation.address(issuer, "issuer"),
             )
         )
@@ -410,7 +332,10 @@ class CredentialRegistryClient(SigningContractClient):
     def latest_of(self, subject: Any, schema_id: int, issuer: str) -> AttestationState | None:
         """`issuer`'s latest attestation of `schema_id` about the subject, or None."""
         uid, raw = self._call(
-            "latestCredentialOf", subject_id(subject), _schema_id(schema_id), validation.address(issuer, "issuer")
+            "latestCredentialOf",
+            subject_id(subject),
+            checked_schema_id(schema_id),
+            validation.address(issuer, "issuer"),
         )
         return None if bytes(uid) == ZERO32 else _state(bytes(uid), raw)
 
@@ -426,12 +351,12 @@ class CredentialRegistryClient(SigningContractClient):
     def latest(self, subject: Any, schema_id: int) -> AttestationState | None:
         """The attestation ``hasValidCredential`` relies on (a valid latest one of some issuer, else the primary
         issuer's latest), or None; errors.UnknownSchema for an unknown schema."""
-        uid, raw = self._call("latestCredential", subject_id(subject), _schema_id(schema_id))
+        uid, raw = self._call("latestCredential", subject_id(subject), checked_schema_id(schema_id))
         return None if bytes(uid) == ZERO32 else _state(bytes(uid), raw)
 
     def get_schema(self, schema_id: int) -> CredentialSchema:
         """Schema `schema_id` with its name (from its event); errors.UnknownSchema if there is none."""
-        checked = _schema_id(schema_id)
+        checked = checked_schema_id(schema_id)
         revocable, max_validity = self._call("getSchema", checked)
         logs = self._logs("SchemaRegistered", {"schema": checked})
         name = str(logs[0].args["name"]) if logs else ""
@@ -450,7 +375,9 @@ class CredentialRegistryClient(SigningContractClient):
         return int(self._call("schemaCount"))
 
     def is_authorized_issuer(self, schema_id: int, issuer: str) -> bool:
-        return bool(self._call("isAuthorizedIssuer", _schema_id(schema_id), validation.address(issuer, "issuer")))
+        return bool(
+            self._call("isAuthorizedIssuer", checked_schema_id(schema_id), validation.address(issuer, "issuer"))
+        )
 
     def signature_epoch(self, issuer: str) -> int:
         return int(self._call("signatureEpoch", validation.address(issuer, "issuer")))
@@ -465,7 +392,7 @@ class CredentialRegistryClient(SigningContractClient):
         if subject is not None:
             filters["subject"] = subject_id(subject)
         if schema_id is not None:
-            filters["schema"] = _schema_id(schema_id)
+            filters["schema"] = checked_schema_id(schema_id)
         if uid is not None:
             filters["uid"] = validation.bytes32(uid, "uid")
         return [_attestation_from(e) for e in self._logs("CredentialAttested", filters or None)]
@@ -509,7 +436,7 @@ class CredentialRegistryClient(SigningContractClient):
         errors.UnknownSchema: a site's requirement naming no schema is a configuration error.
         """
         subject = subject_id(reader)
-        required = list(dict.fromkeys(_schema_id(s) for s in required_schema_ids))
+        required = list(dict.fromkeys(checked_schema_id(s) for s in required_schema_ids))
         if not required:
             raise ValidationError("verify_reader: name at least one required schema")
         checks = self._checks(subject, required)
@@ -574,8 +501,6 @@ class CredentialRegistryClient(SigningContractClient):
         attestation's own `attestBySig` transaction; a direct attestation has no proof (the chain is
         its evidence, through `credentialStatus`).
         """
-        from radledger.registries.credentials.verifiable import to_verifiable_credential
-
         attestation = self.attestation(uid)
         schema = self.get_schema(attestation.schema_id)
         proof = signed if signed is not None else self.signature_of(attestation)
@@ -613,7 +538,7 @@ class CredentialRegistryClient(SigningContractClient):
         validation.validity(valid_from, request.valid_until, now)
         return (
             subject_id(request.subject),
-            _schema_id(schema_id),
+            checked_schema_id(schema_id),
             validation.bytes32(request.data_hash, "data hash"),
             _value(request.value),
             valid_from,
@@ -626,7 +551,7 @@ class CredentialRegistryClient(SigningContractClient):
         now = int(block["timestamp"])
         out = []
         for schema_id in schema_ids:
-            uid, raw = self._call_at(block, "latestCredential", subject, _schema_id(schema_id))
+            uid, raw = self._call_at(block, "latestCredential", subject, checked_schema_id(schema_id))
             state = None if bytes(uid) == ZERO32 else _state(bytes(uid), raw)
             status = CredentialStatus.MISSING if state is None else state.status(now)
             out.append(CredentialCheck(subject, schema_id, status, now, state))

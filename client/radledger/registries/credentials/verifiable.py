@@ -37,7 +37,7 @@ from radledger.chain import validation
 from radledger.chain.eip712 import Domain, SignedMessage, typed_data
 from radledger.chain.errors import ValidationError
 from radledger.registries.common import FOREVER
-from radledger.registries.credentials.client import co_issuer_credential_uid, credential_uid, subject_address
+from radledger.registries.credentials.subjects import co_issuer_credential_uid, credential_uid, subject_address
 from radledger.registries.credentials.types import Attestation, CredentialSchema
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
