@@ -20,7 +20,9 @@ from radledger.deployment.manifest import load_deployment_manifest
 from radledger.deployment.specs import Deployment
 from radledger.gateway.config import GatewaySettings
 from radledger.gateway.consent_check import ConsentChecker
+from radledger.gateway.grant_index import GrantIndex
 from radledger.gateway.ingest import Ingestor
+from radledger.gateway.sessions import SessionStore
 from radledger.gateway.store import GatewayStore
 from radledger.gateway.tokens import NonceStore, TokenVerifier
 from radledger.gateway.upstream import Upstream
@@ -38,10 +40,13 @@ class GatewayContext:
     salt: bytes | None = None
     store: GatewayStore = field(init=False)
     nonces: NonceStore = field(init=False)
+    sessions: SessionStore = field(init=False)
+    _chain_id: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.store = GatewayStore(self.settings.store_path, self.salt)
         self.nonces = NonceStore(self.settings.nonces_path)
+        self.sessions = SessionStore(self.settings.sessions_path)
 
     # -------------------------------------------------------------- constructors
 
@@ -78,8 +83,21 @@ class GatewayContext:
             raise ConfigurationError("record_on_chain needs the custodian's key")
         return self.deployment.consent(self.w3, self.custodian)
 
+    @property
+    def chain_id(self) -> int:
+        """The node's chain id, read once (it does not change under a running gateway)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
     def domain(self) -> Domain:
-        return Domain.gateway(int(self.w3.eth.chain_id), self.deployment.consent_registry)
+        return Domain.gateway(self.chain_id, self.deployment.consent_registry)
+
+    def grant_index(self) -> GrantIndex:
+        """The per-grantee index searches start from (refreshed every consent_cache_seconds)."""
+        return GrantIndex(
+            self.w3, self.deployment.consent_registry, self.settings.from_block, self.settings.consent_cache_seconds
+        )
 
     def verifier(self) -> TokenVerifier:
         return TokenVerifier(self.domain(), self.settings.audience, self.nonces, w3=self.w3)
@@ -97,6 +115,7 @@ class GatewayContext:
     def close(self) -> None:
         self.store.close()
         self.nonces.close()
+        self.sessions.close()
 
 
 def deployment_of(settings: GatewaySettings, w3: Web3) -> Deployment:
