@@ -105,10 +105,12 @@ class Ingestor:
         rid = record_id(self.salt, uid)
         who = validation.nonzero_address(patient, "patient") if patient else None
         custodian = self.custodian
-        contents = await self.upstream.study_contents(uid)
         matches = await self.upstream.study_matches(uid)
-        if len(matches) != 1:
+        if len(matches) > 1:
             raise DuplicateStudy(uid, len(matches))
+        contents = await self.upstream.study_contents(uid)
+        if not matches:
+            raise DuplicateStudy(uid, 0)
         patient_id = patient_id_of(matches[0])
         pacs_id = await self.upstream.orthanc_study_id(uid, patient_id)
         digest = study_hash(contents)
