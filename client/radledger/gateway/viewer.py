@@ -34,6 +34,7 @@ from radledger.gateway.sessions import CONSENT_RESOURCE, PURPOSE_RESOURCE, SESSI
 VIEWER_PATH = "/viewer"
 VIEWER_DIR_ENV = "RADLEDGER_VIEWER_DIR"
 """The built OHIF viewer, when the configuration names none (``viewer_dir``)."""
+_APP_BUNDLE = re.compile(r"^app\.bundle\.[0-9a-f]+\.js$")
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -113,6 +114,7 @@ class Viewer:
         self.prefix = prefix
         self.sessions = sessions
         self._index = self._rewrite_index((self.dist / "index.html").read_text())
+        self._patched: dict[str, bytes] = {}
 
     def routes(self) -> list[Route]:
         return [
@@ -123,6 +125,15 @@ class Viewer:
             Route(VIEWER_PATH + "/signin", self.signin, methods=["GET"]),
             Route(VIEWER_PATH + "/{path:path}", self.file, methods=["GET"]),
         ]
+
+    def _bundle(self, path: Path) -> bytes:
+        """The app bundle with webpack's public path moved to /viewer/ (OHIF builds it as "/")."""
+        if path.name not in self._patched:
+            code = path.read_bytes()
+            self._patched[path.name] = code.replace(
+                b'__webpack_require__.p = "/";', f'__webpack_require__.p = "{VIEWER_PATH}/";'.encode()
+            )
+        return self._patched[path.name]
 
     def _rewrite_index(self, html: str) -> str:
         html = html.replace('window.PUBLIC_URL="/"', f'window.PUBLIC_URL="{VIEWER_PATH}/"')
@@ -171,6 +182,9 @@ class Viewer:
     async def file(self, request: Request) -> Response:
         relative = request.path_params["path"]
         target = (self.dist / relative).resolve()
+        if target.is_relative_to(self.dist) and target.parent == self.dist and _APP_BUNDLE.match(target.name):
+            return Response(self._bundle(target), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=3600"})  # fmt: skip
         if target.is_relative_to(self.dist) and target.is_file():
             media = "application/wasm" if target.suffix == ".wasm" else None
             if media is None and target.suffix in (".js", ".mjs"):
