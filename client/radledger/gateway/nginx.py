@@ -223,9 +223,9 @@ def _byte_location(pattern: str, prefix: str, pacs_path: str, pacs_host: str, cr
             proxy_set_header Host {pacs_host};
             proxy_set_header Cookie "";
             include {credentials};
-            proxy_buffering on;
-            proxy_buffer_size 64k;
-            proxy_buffers 32 256k;
+            proxy_buffering off;
+            proxy_buffer_size 256k;
+            proxy_buffers 8 256k;
             proxy_busy_buffers_size 512k;
             proxy_max_temp_file_size 0;
             add_header Cache-Control "private, no-store" always;
