@@ -175,6 +175,10 @@ def load_settings(path: Path | str, environ: dict[str, str] | None = None) -> Ga
     cors = gw.get("cors_origins", [])
     if not isinstance(cors, list) or not all(isinstance(o, str) for o in cors):
         raise ConfigurationError(f"{source}: [gateway] cors_origins must be a list of origins")
+    if _seconds(gw, "session_seconds", DEFAULT_SESSION_SECONDS, source) > DEFAULT_SESSION_SECONDS:
+        raise ConfigurationError(
+            f"{source}: [gateway] session_seconds: at most {DEFAULT_SESSION_SECONDS:.0f} (15 minutes)"
+        )
     try:
         return GatewaySettings(
             public_url=public_url.rstrip("/"),
