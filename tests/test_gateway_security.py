@@ -39,6 +39,7 @@ def rpc_calls(site: Site, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[s
         return original(method, params)
 
     monkeypatch.setattr(provider, "make_request", counting)
+    monkeypatch.setattr(provider, "_request_func_cache", (None, None))  # web3 keeps the first bound method
     yield calls
 
 
@@ -64,6 +65,10 @@ def test_a_search_by_a_key_without_grants_costs_no_node_call_however_many_studie
         site.new_study(instances=1)
     many = _search_cost(site, rpc_calls, KeySigner.create())
     assert (few, many) == (0, 0)
+    rpc_calls.clear()
+    site.clock.advance(base.CACHE_SECONDS + 1)
+    site.get("/studies")  # the grantee's own search does ask the chain: the counter counts
+    assert sum(rpc_calls.values()) >= 1
 
 
 def test_search_filtering_asks_one_question_per_candidate_and_explains_no_refusal(site: Site) -> None:
