@@ -325,6 +325,9 @@ class Gateway:
         """``POST /session``: a signed login (EIP-712 or EIP-4361) → a session (bearer + cookie);
         ``{"session": token}`` sets the cookie of a session made elsewhere (`images login`)."""
         self.per_address.take(self.address_of(request))
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            # a cross-site form cannot send this without a CORS preflight (refused): no login CSRF
+            raise LoginMalformed("the sign-in body must be sent as application/json")
         body = await request.body()
         if len(body) > 16384:
             raise LoginMalformed("the sign-in body is too large")
@@ -414,9 +417,8 @@ class Gateway:
         query = scoped_query(request.query_params.multi_items())
         answer = await upstream.send(path, query, request.headers.get("accept"))
         if answer.status_code in (400, 404, 405, 406, 501) and resource.endswith("thumbnail"):
-            await answer.aclose()  # a PACS without the thumbnail route: its rendered image, small
-            answer = await upstream.send(path.rsplit("/", 1)[0] + "/rendered", [*query, ("viewport", "128,128")],
-                                         "image/jpeg")  # fmt: skip
+            await answer.aclose()  # a PACS without the thumbnail route: its rendered image instead
+            answer = await upstream.send(path.rsplit("/", 1)[0] + "/rendered", query, "image/jpeg")
         if answer.status_code in (401, 403, 407):
             await answer.aclose()
             raise UpstreamError(answer.status_code, "the upstream refused the gateway's credentials")
