@@ -1,15 +1,19 @@
-"""Benchmark: retrieving a whole study directly from Orthanc and through the radledger gateway.
+"""Benchmark: retrieving a whole study directly from Orthanc, through the Python gateway, and
+through nginx with the gateway's auth_request decision (the production byte path).
 
 Same run, same study, same client: a 50-instance synthetic study (512 x 512, 16-bit: about
 26 MB) is stored in a local Orthanc (DICOMweb plugin), registered on the in-process chain and
 granted to a requester; the gateway (uvicorn, in this process) serves it with a warm consent
-cache. A separate client process then retrieves the whole study (WADO-RS, instances as stored)
-alternately from Orthanc (HTTP basic auth) and from the gateway (a fresh EIP-712 token signed
-for every request, the signing included in the time), and reports the medians.
+cache, and nginx (its own process, one worker, loopback) streams it from Orthanc after asking
+the gateway. A separate client process signs in once (a session) and retrieves the whole study
+(WADO-RS, instances as stored) from the three paths in rotating order, and reports the medians
+with the machine's load average.
 
-    python bench/gateway_bench.py [--instances 50] [--size 512] [--runs 20] [--json]
+    python bench/gateway_bench.py [--instances 50] [--size 512] [--runs 20] [--tokens] [--json]
 
-Needs Orthanc and its DICOMweb plugin (Debian: orthanc, orthanc-dicomweb).
+`--tokens` signs a fresh EIP-712 token per request (its signing included in the time) instead
+of using a session. Needs Orthanc and its DICOMweb plugin (Debian: orthanc, orthanc-dicomweb)
+and nginx (Debian: nginx).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def client(params: dict[str, Any]) -> dict[str, Any]:
 
     from radledger.chain.eip712 import Domain
     from radledger.chain.signers import KeySigner
+    from radledger.gateway.sessions import sign_login
     from radledger.gateway.tokens import mint_token
     from radledger.registries.common import Purpose
 
@@ -49,32 +54,47 @@ def client(params: dict[str, Any]) -> dict[str, Any]:
     d = params["domain"]
     domain = Domain(d["name"], d["version"], int(d["chainId"]), d["verifyingContract"])
     direct_url = f"{params['orthanc']}/studies/{params['study']}"
-    gateway_url = f"{params['gateway']}/studies/{params['study']}"
-    times: dict[str, list[float]] = {"direct": [], "gateway": []}
+    urls = {"gateway": f"{params['gateway']}/studies/{params['study']}",
+            "nginx": f"{params['nginx']}/studies/{params['study']}"}  # fmt: skip
+    times: dict[str, list[float]] = {"direct": [], "gateway": [], "nginx": []}
     sizes: dict[str, int] = {}
     with httpx.Client(timeout=120) as http:
+        signed = sign_login(signer, domain, params["audience"], Purpose.TREAT)
+        session = http.post(params["nginx"] + "/session", json={"typed": json.loads(signed.to_json())})
+        session.raise_for_status()
+        bearer = session.json()["session"]
 
         def direct() -> int:
             with http.stream("GET", direct_url, headers={"Accept": ACCEPT}, auth=tuple(params["auth"])) as r:
                 r.raise_for_status()
                 return sum(len(c) for c in r.iter_raw())
 
-        def gateway() -> int:
-            token = mint_token(signer, domain, params["gateway"], Purpose.TREAT)
-            with http.stream("GET", gateway_url, headers={"Accept": ACCEPT, "Authorization": f"Bearer {token}"}) as r:
-                r.raise_for_status()
-                return sum(len(c) for c in r.iter_raw())
+        def through(path: str) -> Any:
+            def fetch() -> int:
+                token = mint_token(signer, domain, params["audience"], Purpose.TREAT) if params["tokens"] else bearer
+                headers = {"Accept": ACCEPT, "Authorization": f"Bearer {token}"}
+                with http.stream("GET", urls[path], headers=headers) as r:
+                    r.raise_for_status()
+                    return sum(len(c) for c in r.iter_raw())
 
+            return fetch
+
+        paths = [("direct", direct), ("gateway", through("gateway")), ("nginx", through("nginx"))]
         for _ in range(params["warmup"]):
-            direct()
-            gateway()
+            for _, fetch in paths:
+                fetch()
         for i in range(params["runs"]):
-            order = [("direct", direct), ("gateway", gateway)]
-            for name, fetch in order if i % 2 == 0 else reversed(order):
+            for name, fetch in paths[i % 3 :] + paths[: i % 3]:  # each path first, second and third in turn
                 start = time.perf_counter()
                 sizes[name] = fetch()
                 times[name].append(time.perf_counter() - start)
     return {"times": times, "bytes": sizes}
+
+
+def nginx_cpu(master: int) -> float:
+    """CPU seconds of nginx's master and workers so far."""
+    pids = [master, *(int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split())]
+    return sum(process_cpu(p) for p in pids)
 
 
 def main() -> int:
@@ -83,6 +103,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=512, help="rows and columns of each image")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--tokens", action="store_true", help="a fresh signed token per request, not a session")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -100,6 +121,7 @@ def main() -> int:
     from radledger.gateway.app import create_app
     from radledger.gateway.config import GatewaySettings
     from radledger.gateway.context import GatewayContext
+    from radledger.gateway.nginx import LocalNginx, find_nginx
     from radledger.gateway.orthanc import LocalOrthanc, find_orthanc, free_port, missing_reason
     from radledger.gateway.synthetic import synthetic_study
     from radledger.gateway.upstream import Upstream, UpstreamSettings
@@ -108,6 +130,9 @@ def main() -> int:
 
     if find_orthanc() is None:
         print(f"cannot run: {missing_reason()}", file=sys.stderr)
+        return 2
+    if find_nginx() is None:
+        print("cannot run: nginx is not installed (Debian: apt-get install nginx)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="radledger-bench-") as tmp:
         folder = Path(tmp)
@@ -119,8 +144,8 @@ def main() -> int:
             site = Transactor(w3, KeySigner.from_key(keys[1]))
             patient = Transactor(w3, KeySigner.from_key(keys[2]))
             grantee = KeySigner.from_key(keys[3])
-            port = free_port()
-            public_url = f"http://127.0.0.1:{port}/dicomweb"
+            port, nginx_port = free_port(), free_port()
+            public_url = f"http://127.0.0.1:{nginx_port}/dicomweb"
             deployment = deploy_core(admin)
             deployment.records(w3, admin).register_custodian(site.address, public_url)
 
@@ -150,59 +175,73 @@ def main() -> int:
             thread.start()
             while not server.started:
                 time.sleep(0.01)
+            nginx = LocalNginx.start(folder / "nginx", settings, f"127.0.0.1:{port}", port=nginx_port)
             params = {
                 "orthanc": orthanc.dicomweb_url,
                 "auth": list(orthanc.auth),
-                "gateway": public_url,
+                "gateway": f"http://127.0.0.1:{port}/dicomweb",
+                "nginx": public_url,
+                "audience": public_url,
+                "tokens": args.tokens,
                 "study": study[0].study_uid,
                 "domain": ctx.domain().as_dict(),
                 "runs": args.runs,
                 "warmup": args.warmup,
             }
             env = {**os.environ, KEY_ENV: "0x" + grantee.account.key.hex().removeprefix("0x")}
+            load_before = os.getloadavg()
             cpu_gateway, cpu_orthanc = time.process_time(), process_cpu(orthanc.process.pid)
+            cpu_nginx = nginx_cpu(nginx.process.pid)
             done = subprocess.run(
                 [sys.executable, __file__, "--client"], input=json.dumps(params), capture_output=True, text=True,
                 env=env, check=True,
             )  # fmt: skip
             result = json.loads(done.stdout)
+            load_after = os.getloadavg()
             retrieves = args.runs + args.warmup
-            cpu_gateway = (time.process_time() - cpu_gateway) / retrieves
-            cpu_orthanc = (process_cpu(orthanc.process.pid) - cpu_orthanc) / (2 * retrieves)
+            cpu_nginx = (nginx_cpu(nginx.process.pid) - cpu_nginx) / retrieves
+            cpu_gateway = (time.process_time() - cpu_gateway) / (2 * retrieves)  # it serves both proxied paths
+            cpu_orthanc = (process_cpu(orthanc.process.pid) - cpu_orthanc) / (3 * retrieves)
+            nginx.stop()
             server.should_exit = True
             thread.join(timeout=10)
             ctx.close()
         finally:
             orthanc.stop(kill=True)
 
-    direct, gateway = (statistics.median(result["times"][k]) for k in ("direct", "gateway"))
+    direct, gateway, proxied = (statistics.median(result["times"][k]) for k in ("direct", "gateway", "nginx"))
     summary = {
         "instances": args.instances,
         "megabytes": round(result["bytes"]["direct"] / 1e6, 1),
         "runs": args.runs,
+        "auth": "token per request" if args.tokens else "session",
         "direct_median_ms": round(direct * 1000, 1),
         "gateway_median_ms": round(gateway * 1000, 1),
-        "overhead_ms": round((gateway - direct) * 1000, 1),
-        "ratio": round(gateway / direct, 3),
-        "same_bytes": result["bytes"]["direct"] == result["bytes"]["gateway"],
+        "nginx_median_ms": round(proxied * 1000, 1),
+        "gateway_ratio": round(gateway / direct, 3),
+        "nginx_ratio": round(proxied / direct, 3),
+        "same_bytes": len(set(result["bytes"].values())) == 1,
         "gateway_cpu_ms_per_retrieve": round(cpu_gateway * 1000, 1),
+        "nginx_cpu_ms_per_retrieve": round(cpu_nginx * 1000, 1),
         "orthanc_cpu_ms_per_retrieve": round(cpu_orthanc * 1000, 1),
         "cpus": os.cpu_count(),
-        "load_average": round(os.getloadavg()[0], 2),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
     }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"whole-study retrieve, {summary['instances']} instances, {summary['megabytes']} MB, "
-              f"median of {summary['runs']} runs each")  # fmt: skip
-        print("| path | median | ")
-        print("|---|---|")
-        print(f"| Orthanc directly | {summary['direct_median_ms']} ms |")
-        print(f"| through the gateway | {summary['gateway_median_ms']} ms |")
-        print(f"| added by the gateway | {summary['overhead_ms']} ms ({(summary['ratio'] - 1) * 100:.1f} %) |")
-        print(f"CPU per retrieve: gateway {summary['gateway_cpu_ms_per_retrieve']} ms, "
-              f"Orthanc {summary['orthanc_cpu_ms_per_retrieve']} ms; {summary['cpus']} CPUs, "
-              f"load average {summary['load_average']}")  # fmt: skip
+              f"median of {summary['runs']} runs each ({summary['auth']})")  # fmt: skip
+        print("| path | median | ratio to direct |")
+        print("|---|---|---|")
+        print(f"| Orthanc directly | {summary['direct_median_ms']} ms | 1.00 |")
+        print(f"| Python gateway (relay) | {summary['gateway_median_ms']} ms | {summary['gateway_ratio']:.2f} |")
+        print(f"| nginx + auth_request | {summary['nginx_median_ms']} ms | {summary['nginx_ratio']:.2f} |")
+        print(f"CPU per retrieve: gateway {summary['gateway_cpu_ms_per_retrieve']} ms, nginx "
+              f"{summary['nginx_cpu_ms_per_retrieve']} ms, Orthanc {summary['orthanc_cpu_ms_per_retrieve']} ms; "
+              f"{summary['cpus']} CPUs, load average {summary['load_average_before']} before, "
+              f"{summary['load_average_after']} after; same bytes: {summary['same_bytes']}")  # fmt: skip
     return 0
 
 

@@ -341,9 +341,12 @@ def _with_grantee(token: str, grantee: str) -> str:
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
 
 
-def test_unregistered_study_is_not_served(site: Site) -> None:
-    uid = site.upload(synthetic_study())  # in the PACS, never registered
-    assert refusal(site.get(f"/studies/{uid}")) == (404, "unknown-study")
+def test_unregistered_study_is_not_served_and_answered_like_an_unconsented_one(site: Site) -> None:
+    unregistered = site.upload(synthetic_study())  # in the PACS, never registered
+    registered = site.new_study()  # registered, no consent
+    answers = [site.get(f"/studies/{uid}/metadata") for uid in (unregistered, registered)]
+    assert [(a.status_code, a.json()) for a in answers] == [(403, answers[1].json())] * 2
+    assert refusal(answers[0]) == (403, "no-consent")
 
 
 def test_a_path_cannot_climb_from_a_consented_study_to_another(site: Site) -> None:

@@ -128,6 +128,16 @@ GATEWAY_TYPES: dict[str, list[tuple[str, str]]] = {
         ("expiry", "uint64"),
         ("nonce", "bytes32"),
     ],
+    # A requester's sign-in for a short viewer session at one gateway (gateway/sessions.py): the
+    # EIP-712 twin of a Sign-In with Ethereum (EIP-4361) message.
+    "GatewayLogin": [
+        ("grantee", "address"),
+        ("audience", "string"),
+        ("purpose", "uint8"),
+        ("issuedAt", "uint64"),
+        ("expiry", "uint64"),
+        ("nonce", "bytes32"),
+    ],
 }
 
 TYPES_BY_DOMAIN: dict[str, dict[str, list[tuple[str, str]]]] = {

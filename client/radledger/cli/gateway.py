@@ -6,6 +6,7 @@ radledger gateway register-study --config FILE --study UID [--patient ADDRESS]
 radledger gateway watch --config FILE [--once] [--interval S] [--from-now]
 radledger gateway studies --config FILE [--json]
 radledger gateway reconcile --config FILE [--repair] [--from-block N] [--json]
+radledger gateway nginx-config --config FILE [--listen ADDR] [--gateway ADDR] [--credentials FILE]
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ def register(subparsers: Any) -> None:
     )
     add_json_option(p)
     set_handler(p, reconcile)
+
+    p = add_parser(
+        gateway, "nginx-config", "print an nginx configuration streaming WADO-RS bytes after the gateway's check"
+    )
+    _config_option(p)
+    p.add_argument("--listen", default="127.0.0.1:8443", metavar="ADDR", help="nginx's listen address")
+    p.add_argument("--gateway", metavar="ADDR", help="where `gateway serve` listens (default: the configuration's)")
+    p.add_argument(
+        "--credentials", type=Path, metavar="FILE", help="also write the PACS credentials include here (mode 0600)"
+    )
+    set_handler(p, nginx_config_cmd)
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -258,3 +270,17 @@ def reconcile(args: argparse.Namespace) -> int:
             print(f"  unexplained: AccessRecorded in {event.tx_hash} (grantee {event.grantee}) has no log entry")
         print("consistent" if report.consistent else "INCONSISTENT")
     return 0 if report.consistent else EXIT_INCONSISTENT
+
+
+def nginx_config_cmd(args: argparse.Namespace) -> int:
+    from radledger.chain.files import write_private
+    from radledger.gateway.config import load_settings
+    from radledger.gateway.nginx import credentials_include, nginx_config
+
+    settings = load_settings(args.config)
+    gateway = args.gateway or f"{settings.listen_host}:{settings.listen_port}"
+    include = args.credentials.resolve() if args.credentials else "pacs-credentials.conf"
+    if args.credentials:
+        write_private(args.credentials, credentials_include(settings))
+    sys.stdout.write(nginx_config(settings, args.listen, gateway, credentials_file=include))
+    return 0

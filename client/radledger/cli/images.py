@@ -3,11 +3,13 @@ packages, httpx among them, are imported by the commands that need them).
 
 radledger images search --gateway URL --purpose P [--json]
 radledger images fetch --gateway URL --study UID --purpose P --out DIR [--verify --rpc-url URL --records ADDRESS]
+radledger images login --gateway URL --purpose P [--json]   (a viewer session for the sign-in page)
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from radledger.cli.options import (
     set_handler,
     signer_from,
 )
-from radledger.cli.output import hex0x, print_json
+from radledger.cli.output import hex0x, print_json, show_time
 from radledger.registries.common import Purpose
 from radledger.registries.parsing import parse_purposes
 
@@ -47,11 +49,19 @@ def register(subparsers: Any) -> None:
     add_json_option(p)
     set_handler(p, images_fetch)
 
+    p = add_parser(images, "login", "open a viewer session at a gateway (paste it into the viewer's sign-in page)")
+    _requester_options(p)
+    add_json_option(p)
+    set_handler(p, images_login)
+
 
 def _requester_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gateway", required=True, metavar="URL", help="the site's gateway URL (its audience)")
     parser.add_argument("--purpose", required=True, metavar="PURPOSE", help="TREAT, HPAYMT, HOPERAT, HRESCH or ETREAT")
     parser.add_argument("--lifetime", type=int, default=60, metavar="SECONDS", help="token lifetime (max 300)")
+    parser.add_argument(
+        "--per-request-tokens", action="store_true", help="sign a token for every request instead of one session"
+    )
     add_signer_options(parser)
 
 
@@ -60,7 +70,22 @@ def _requester(args: argparse.Namespace) -> Any:
     from radledger.gateway.requester import GatewayRequester
 
     purpose = Purpose(parse_purposes(args.purpose, single=True))
-    return GatewayRequester(args.gateway, signer_from(args), purpose, lifetime=args.lifetime)
+    return GatewayRequester(
+        args.gateway, signer_from(args), purpose, lifetime=args.lifetime,
+        use_session=not getattr(args, "per_request_tokens", False),
+    )  # fmt: skip
+
+
+def images_login(args: argparse.Namespace) -> int:
+    session = _requester(args).login()
+    if args.json:
+        print_json(session.as_dict())
+    else:
+        print(session.token)
+        print(
+            f"session for {session.grantee} ({session.purpose}) until {show_time(session.expires_at)}", file=sys.stderr
+        )
+    return 0
 
 
 def images_search(args: argparse.Namespace) -> int:

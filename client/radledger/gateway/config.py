@@ -10,7 +10,11 @@ Example (paths are relative to the file)::
     cors_origins = ["https://viewer.site-a.example"]
     consent_cache_seconds = 5            # a revocation takes effect within this time
     verify_content = true                # refuse a study whose content no longer matches the chain
-    verify_cache_seconds = 30
+    verify_cache_seconds = 30           # each check re-reads the whole study from the PACS
+    session_seconds = 900                # viewer sessions: at most 15 minutes
+    rate_per_key = 50                    # requests a second per grantee key (bursts of 10 s worth)
+    rate_per_address = 100               # requests a second per network address
+    viewer_dir = "node_modules/@ohif/app/dist"   # the built OHIF viewer, served at /viewer/
     record_on_chain = true               # put served studies on the trail with recordAccess
     trail_window_seconds = 3600          # at most one recordAccess per grantee, study and purpose per window
 
@@ -48,6 +52,11 @@ from radledger.registries.records.client import read_site_salt
 
 _SECRET_NAMES = {"password", "private_key", "key", "secret", "salt"}
 _SECTIONS = {"gateway", "upstream", "chain", "custodian"}
+DEFAULT_VERIFY_CACHE_SECONDS = 30.0
+"""How long a content check of a study stands (each one re-reads the whole study from the PACS)."""
+DEFAULT_SESSION_SECONDS = 900.0
+DEFAULT_RATE_PER_KEY = 50.0
+DEFAULT_RATE_PER_ADDRESS = 100.0
 
 
 @dataclass(frozen=True)
@@ -69,12 +78,18 @@ class GatewaySettings:
     cors_origins: tuple[str, ...] = ()
     consent_cache_seconds: float = 5.0
     verify_content: bool = True
-    verify_cache_seconds: float = 5.0
+    verify_cache_seconds: float = DEFAULT_VERIFY_CACHE_SECONDS
     record_on_chain: bool = False
     trail_window_seconds: float = 3600.0
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
     mount_path: str | None = None
+    session_seconds: float = DEFAULT_SESSION_SECONDS
+    rate_per_key: float = DEFAULT_RATE_PER_KEY
+    """Requests a second per grantee key (0: no limit); bursts of ten seconds' worth."""
+    rate_per_address: float = DEFAULT_RATE_PER_ADDRESS
+    viewer_dir: Path | None = None
+    """The built OHIF viewer (npm @ohif/app's dist/), served at /viewer/ when set."""
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -86,6 +101,10 @@ class GatewaySettings:
         """Where the app serves its routes: `mount_path`, else the path of the public URL."""
         prefix = self.mount_path if self.mount_path is not None else urlsplit(self.public_url).path
         return "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+    @property
+    def sessions_path(self) -> Path:
+        return self.state_dir / "sessions.sqlite"
 
     @property
     def store_path(self) -> Path:
@@ -152,6 +171,10 @@ def load_settings(path: Path | str, environ: dict[str, str] | None = None) -> Ga
     cors = gw.get("cors_origins", [])
     if not isinstance(cors, list) or not all(isinstance(o, str) for o in cors):
         raise ConfigurationError(f"{source}: [gateway] cors_origins must be a list of origins")
+    if _seconds(gw, "session_seconds", DEFAULT_SESSION_SECONDS, source) > DEFAULT_SESSION_SECONDS:
+        raise ConfigurationError(
+            f"{source}: [gateway] session_seconds: at most {DEFAULT_SESSION_SECONDS:.0f} (15 minutes)"
+        )
     try:
         return GatewaySettings(
             public_url=public_url.rstrip("/"),
@@ -176,12 +199,16 @@ def load_settings(path: Path | str, environ: dict[str, str] | None = None) -> Ga
             cors_origins=tuple(cors),
             consent_cache_seconds=_seconds(gw, "consent_cache_seconds", 5.0, source),
             verify_content=bool(gw.get("verify_content", True)),
-            verify_cache_seconds=_seconds(gw, "verify_cache_seconds", 5.0, source),
+            verify_cache_seconds=_seconds(gw, "verify_cache_seconds", DEFAULT_VERIFY_CACHE_SECONDS, source),
             record_on_chain=bool(gw.get("record_on_chain", False)),
             trail_window_seconds=_seconds(gw, "trail_window_seconds", 3600.0, source),
             listen_host=str(gw.get("listen_host", "127.0.0.1")),
             listen_port=int(gw.get("listen_port", 8080)),
             mount_path=gw.get("mount_path"),
+            session_seconds=_seconds(gw, "session_seconds", DEFAULT_SESSION_SECONDS, source),
+            rate_per_key=_seconds(gw, "rate_per_key", DEFAULT_RATE_PER_KEY, source),
+            rate_per_address=_seconds(gw, "rate_per_address", DEFAULT_RATE_PER_ADDRESS, source),
+            viewer_dir=_path(base, gw["viewer_dir"]) if "viewer_dir" in gw else None,
             source=source,
         )
     except (TypeError, ValueError) as exc:

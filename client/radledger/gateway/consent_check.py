@@ -25,6 +25,9 @@ CONSENT_EXPIRED = "consent-expired"
 CONSENT_NOT_YET_VALID = "consent-not-yet-valid"
 PURPOSE_NOT_GRANTED = "purpose-not-granted"
 SCOPE_NOT_GRANTED = "scope-not-granted"
+UNEXPLAINED = "not-allowed"
+"""A refusal whose reason was not computed (search filtering)."""
+NO_CONSENT_DETAIL = "the patient has not granted this requester access to this study"
 
 
 @dataclass(frozen=True)
@@ -54,21 +57,34 @@ class ConsentChecker:
         self._lock = threading.Lock()
         self.chain_queries = 0
         """How many decisions were asked of the chain (not served from the cache)."""
+        self.explanations = 0
+        """How many refusals were explained (three more node calls each)."""
 
-    def check(self, patient: str, grantee: str, record_id: bytes, purpose: Purpose) -> ConsentDecision:
+    def check(
+        self, patient: str, grantee: str, record_id: bytes, purpose: Purpose, explain: bool = True
+    ) -> ConsentDecision:
+        """The decision for one study. Without `explain` (search filtering) a refusal costs one
+        node call and carries no reason: a search never shows one."""
         key: CacheKey = (patient, grantee, bytes(record_id), int(purpose))
         now = self.clock()
+        cached = None
         if self.cache_seconds > 0:
             with self._lock:
-                cached = self._cache.get(key)
-            if cached is not None and cached[0] > now:
-                return cached[1]
-        decision = self._ask(patient, grantee, record_id, purpose)
+                entry = self._cache.get(key)
+            if entry is not None and entry[0] > now:
+                cached = entry[1]
+        if cached is not None and (cached.allowed or not explain or cached.reason != UNEXPLAINED):
+            return cached
+        decision = self._ask(patient, grantee, record_id, purpose) if cached is None else cached
+        if not decision.allowed and explain:
+            reason, detail = self._explain(patient, grantee, record_id, purpose)
+            decision = ConsentDecision(False, AccessBasis.NONE, reason, detail)
         if self.cache_seconds > 0:
             with self._lock:
                 if len(self._cache) > 100_000:
                     self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-                self._cache[key] = (now + self.cache_seconds, decision)
+                expires = self._cache[key][0] if cached is not None and key in self._cache else now + self.cache_seconds
+                self._cache[key] = (expires, decision)
         return decision
 
     def clear(self) -> None:
@@ -80,11 +96,11 @@ class ConsentChecker:
         basis = self.consent.access_basis(patient, grantee, record_id, int(self.scope), int(purpose))
         if basis != AccessBasis.NONE:
             return ConsentDecision(True, basis, "allowed", basis.name.lower().replace("_", "-"))
-        reason, detail = self._explain(patient, grantee, record_id, purpose)
-        return ConsentDecision(False, AccessBasis.NONE, reason, detail)
+        return ConsentDecision(False, AccessBasis.NONE, UNEXPLAINED, "")
 
     def _explain(self, patient: str, grantee: str, record_id: bytes, purpose: Purpose) -> tuple[str, str]:
         """Why no grant slot allows the access (the closest miss, record grant first)."""
+        self.explanations += 1
         now = self.consent.now()
         slots: list[tuple[str, Grant]] = [
             ("record grant", self.consent.get_grant(patient, grantee, record_id)),
@@ -105,4 +121,4 @@ class ConsentChecker:
             if not grant.purposes & purpose:
                 granted = ",".join(p.name or "" for p in Purpose if p.name != "ALL" and p & grant.purposes)
                 return PURPOSE_NOT_GRANTED, f"the {label} allows {granted}, not {wanted}"
-        return NO_CONSENT, "the patient has not granted this requester access to this study"
+        return NO_CONSENT, NO_CONSENT_DETAIL

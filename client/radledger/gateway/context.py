@@ -6,10 +6,13 @@ use, from a `Web3` and a deployment given directly.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
+from web3.middleware import Web3Middleware
 
 from radledger.chain.connection import connect
 from radledger.chain.eip712 import Domain
@@ -19,7 +22,9 @@ from radledger.chain.transactions import Transactor
 from radledger.deployment.addresses import Deployment, consent_deployment
 from radledger.gateway.config import GatewaySettings
 from radledger.gateway.consent_check import ConsentChecker
+from radledger.gateway.grant_index import GrantIndex
 from radledger.gateway.ingest import Ingestor
+from radledger.gateway.sessions import SessionStore
 from radledger.gateway.store import GatewayStore
 from radledger.gateway.tokens import NonceStore, TokenVerifier
 from radledger.gateway.upstream import Upstream
@@ -37,10 +42,14 @@ class GatewayContext:
     salt: bytes | None = None
     store: GatewayStore = field(init=False)
     nonces: NonceStore = field(init=False)
+    sessions: SessionStore = field(init=False)
+    _chain_id: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.store = GatewayStore(self.settings.store_path, self.salt)
         self.nonces = NonceStore(self.settings.nonces_path)
+        self.sessions = SessionStore(self.settings.sessions_path)
+        cache_chain_id(self.w3)
 
     # -------------------------------------------------------------- constructors
 
@@ -85,8 +94,21 @@ class GatewayContext:
             return self.settings.from_block
         return self.deployment.start_block("ConsentRegistry")
 
+    @property
+    def chain_id(self) -> int:
+        """The node's chain id, read once (it does not change under a running gateway)."""
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
     def domain(self) -> Domain:
-        return Domain.gateway(int(self.w3.eth.chain_id), self.deployment.require("ConsentRegistry"))
+        return Domain.gateway(self.chain_id, self.deployment.require("ConsentRegistry"))
+
+    def grant_index(self) -> GrantIndex:
+        """The per-grantee index searches start from (refreshed every consent_cache_seconds)."""
+        return GrantIndex(
+            self.w3, self.deployment.require("ConsentRegistry"), self.from_block, self.settings.consent_cache_seconds
+        )
 
     def verifier(self) -> TokenVerifier:
         return TokenVerifier(self.domain(), self.settings.audience, self.nonces, w3=self.w3)
@@ -104,6 +126,36 @@ class GatewayContext:
     def close(self) -> None:
         self.store.close()
         self.nonces.close()
+        self.sessions.close()
+
+
+CHAIN_ID_CACHE = "radledger_chain_id_cache"
+
+
+class ChainIdCache(Web3Middleware):
+    """Answers `eth_chainId` from the first answer: web3's validation middleware asks the node for
+    the chain id before every `eth_call`, which doubled the node calls of every consent question."""
+
+    def wrap_make_request(self, make_request: Any) -> Any:
+        cached: dict[str, Any] = {}
+
+        def middleware(method: str, params: Any) -> Any:
+            if method != "eth_chainId":
+                return make_request(method, params)
+            if "answer" not in cached:
+                answer = make_request(method, params)
+                if "error" in answer:
+                    return answer
+                cached["answer"] = answer
+            return dict(cached["answer"])
+
+        return middleware
+
+
+def cache_chain_id(w3: Web3) -> None:
+    """Put :class:`ChainIdCache` on `w3` (once)."""
+    with contextlib.suppress(ValueError):  # already there
+        w3.middleware_onion.inject(ChainIdCache, name=CHAIN_ID_CACHE, layer=0)
 
 
 def deployment_of(settings: GatewaySettings, w3: Web3) -> Deployment:

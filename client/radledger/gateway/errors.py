@@ -93,6 +93,55 @@ class TokenReplayed(InvalidToken):
         self.nonce = nonce
 
 
+class LoginMalformed(InvalidToken):
+    """A sign-in (EIP-712 GatewayLogin or EIP-4361 message) that cannot be read or misses a field."""
+
+    reason = "malformed-login"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class LoginNotYetValid(InvalidToken):
+    """A sign-in issued later than the gateway's clock (beyond the allowed skew)."""
+
+    reason = "issued-in-future"
+
+    def __init__(self, issued_at: int, now: int) -> None:
+        super().__init__(f"sign-in issued at {issued_at}, after the gateway's clock {now}")
+        self.issued_at = issued_at
+        self.now = now
+
+
+class SessionUnknown(InvalidToken):
+    """A session token the gateway never issued, or one that was signed out."""
+
+    reason = "unknown-session"
+
+    def __init__(self) -> None:
+        super().__init__("no such session at this gateway (sign in again)")
+
+
+class SessionExpired(InvalidToken):
+    reason = "session-expired"
+
+    def __init__(self, expires_at: int, now: int) -> None:
+        super().__init__(f"session expired at {expires_at} (now {now}): sign in again")
+        self.expires_at = expires_at
+        self.now = now
+
+
+class RateLimited(GatewayError):
+    """Too many requests from one key or one network address (answered with 429)."""
+
+    def __init__(self, what: str, who: str, retry_after: float) -> None:
+        super().__init__(f"too many requests from {what} {who}: retry in {retry_after:.1f} s")
+        self.what = what
+        self.who = who
+        self.retry_after = retry_after
+
+
 # ------------------------------------------------------------------------- studies
 
 
@@ -110,6 +159,18 @@ class StudyNotRegistered(GatewayError):
     def __init__(self, study_uid: str) -> None:
         super().__init__(f"study {study_uid} is not registered at this gateway")
         self.study_uid = study_uid
+
+
+class DuplicateStudy(GatewayError):
+    """The PACS holds more than one study with this StudyInstanceUID (or one of another patient):
+    the gateway serves none of them (409 `duplicate-study`)."""
+
+    def __init__(self, study_uid: str, found: int) -> None:
+        super().__init__(
+            f"the PACS holds {found} studies matching StudyInstanceUID {study_uid}, not one of the patient"
+        )
+        self.study_uid = study_uid
+        self.found = found
 
 
 class StudyChanged(GatewayError):

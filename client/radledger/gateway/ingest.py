@@ -30,9 +30,9 @@ from eth_typing import ChecksumAddress
 
 from radledger.chain import errors, validation
 from radledger.chain.errors import ChainError, RadledgerError, ValidationError
-from radledger.gateway.errors import RecordMismatch, StudyChanged, UnmappedPatient, UpstreamError
+from radledger.gateway.errors import DuplicateStudy, RecordMismatch, StudyChanged, UnmappedPatient, UpstreamError
 from radledger.gateway.store import GatewayStore, InstanceDigest, StudyEntry
-from radledger.gateway.upstream import Upstream
+from radledger.gateway.upstream import Upstream, patient_id_of
 from radledger.registries.common import RecordKind
 from radledger.registries.records.client import RecordRegistryClient, record_id
 from radledger.registries.records.content_hash import content_hash_of_digests
@@ -105,9 +105,18 @@ class Ingestor:
         custodian = self.custodian
         rid = record_id(self.salt, uid, custodian)  # bound to this custodian on chain
         who = validation.nonzero_address(patient, "patient") if patient else None
+        matches = await self.upstream.study_matches(uid)
+        if len(matches) > 1:
+            raise DuplicateStudy(uid, len(matches))
         contents = await self.upstream.study_contents(uid)
+        if not matches:
+            raise DuplicateStudy(uid, 0)
+        patient_id = patient_id_of(matches[0])
+        pacs_id = await self.upstream.orthanc_study_id(uid, patient_id)
         digest = study_hash(contents)
         entry = self.store.study(uid)
+        if entry is not None and entry.patient_id is not None and entry.patient_id != patient_id:
+            raise DuplicateStudy(uid, 2)
         record = await in_thread(get_record, self.records, rid)
 
         if record is None:
@@ -117,7 +126,7 @@ class Ingestor:
                 raise ValidationError(f"study {uid} is not registered yet: give the patient's address")
             local = record_id(self.salt, uid)  # the site's local id: the chain derives `rid` from it
             receipt = await in_thread(self.records.register, local, who, RecordKind.IMAGING_STUDY, digest)
-            self.store.save_study(uid, rid, who, digest, 1, contents.values())
+            self.store.save_study(uid, rid, who, digest, 1, contents.values(), patient_id, pacs_id)
             return IngestResult(uid, rid, who, REGISTERED, 1, digest, len(contents), _tx(receipt))
 
         if record.custodian != custodian:
@@ -127,7 +136,9 @@ class Ingestor:
         if record.content_hash == digest:
             action = UNCHANGED if entry is not None else ADOPTED
             if entry is None or entry.version != record.version:
-                self.store.save_study(uid, rid, record.patient, digest, record.version, contents.values())
+                self.store.save_study(
+                    uid, rid, record.patient, digest, record.version, contents.values(), patient_id, pacs_id
+                )
             return IngestResult(uid, rid, record.patient, action, record.version, digest, len(contents))
         if entry is None:
             raise RecordMismatch(uid, "content hash", "0x" + record.content_hash.hex(), "0x" + digest.hex())
@@ -137,7 +148,7 @@ class Ingestor:
             raise StudyChanged(uid, changed, missing, added)
         receipt = await in_thread(self.records.amend, rid, digest)
         version = (await in_thread(self.records.get_record, rid)).version
-        self.store.save_study(uid, rid, record.patient, digest, version, contents.values())
+        self.store.save_study(uid, rid, record.patient, digest, version, contents.values(), patient_id, pacs_id)
         return IngestResult(uid, rid, record.patient, AMENDED, version, digest, len(contents), _tx(receipt))
 
 

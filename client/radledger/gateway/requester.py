@@ -1,8 +1,9 @@
 """The requester's side: sign a gateway token for every request and retrieve consented studies.
 
-Built on `dicomweb-client` (its :class:`DICOMwebClient` over a `requests` session whose auth
-hook mints a fresh token, with a fresh nonce, for each request). A whole study is retrieved
-with `transfer-syntax=*` and each instance is written byte for byte as the site stores it, so
+Built on `dicomweb-client` (its :class:`DICOMwebClient` over a `requests` session). By default
+the requester signs in once (a session, at most 15 minutes, renewed before it ends); with
+``use_session=False`` the auth hook mints a fresh token, with a fresh nonce, for each request.
+A whole study is retrieved with `transfer-syntax=*` and each instance is written byte for byte as the site stores it, so
 the requester can recompute the content hash and compare it with RecordRegistry's.
 
     requester = GatewayRequester("https://images.site-a.example/dicomweb", signer, Purpose.TREAT)
@@ -13,9 +14,11 @@ the requester can recompute the content hash and compare it with RecordRegistry'
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from radledger.chain.errors import ValidationError
 from radledger.chain.signers import Signer
 from radledger.gateway.errors import AccessRefused, IncompleteRetrieval, UpstreamError
 from radledger.gateway.multipart import boundary_of, iter_parts
+from radledger.gateway.sessions import sign_login
 from radledger.gateway.tokens import DEFAULT_LIFETIME, WELL_KNOWN, mint_token, normalize_audience
 from radledger.gateway.upstream import DICOM_AS_STORED
 from radledger.registries.common import Purpose
@@ -37,6 +41,8 @@ from radledger.registries.records.client import RecordRegistryClient
 from radledger.registries.records.content_hash import content_hash
 
 SOP_INSTANCE_UID = "00080018"
+RENEW_BEFORE = 30
+"""Seconds before a session ends when the requester signs in again."""
 
 
 class GatewayAuth(requests.auth.AuthBase):
@@ -51,6 +57,35 @@ class GatewayAuth(requests.auth.AuthBase):
         token = mint_token(self.signer, self.domain, self.audience, int(self.purpose), self.lifetime)
         request.headers["Authorization"] = f"Bearer {token}"
         return request
+
+
+class SessionAuth(requests.auth.AuthBase):
+    """Adds `Authorization: Bearer <session>`, signing in again shortly before the session ends."""
+
+    def __init__(self, requester: GatewayRequester) -> None:
+        self.requester = requester
+        self.current: GatewaySession | None = None
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self.current is None or self.current.expires_at - RENEW_BEFORE <= time.time():
+            self.current = self.requester.login()
+        request.headers["Authorization"] = f"Bearer {self.current.token}"
+        return request
+
+
+@dataclass(frozen=True)
+class GatewaySession:
+    """A viewer session at a gateway (`POST /session`), as `radledger images login` prints it."""
+
+    token: str = field(repr=False)
+    grantee: str
+    purpose: str
+    audience: str
+    expires_at: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"session": self.token, "grantee": self.grantee, "purpose": self.purpose,
+                "audience": self.audience, "expiresAt": self.expires_at}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -91,7 +126,10 @@ class GatewayRequester:
         lifetime: int = DEFAULT_LIFETIME,
         timeout: float = 120.0,
         expected_domain: Domain | None = None,
+        use_session: bool = True,
     ) -> None:
+        """With `use_session` (the default) one signed login opens a session that every request
+        uses (renewed before it ends); without, every request carries a freshly signed token."""
         if not url.startswith(("http://", "https://")):
             raise ValidationError(f"gateway URL {url!r} must be an http(s) URL")
         if not signer.can_sign:
@@ -102,6 +140,7 @@ class GatewayRequester:
         self.lifetime = lifetime
         self.timeout = timeout
         self.expected_domain = expected_domain
+        self.use_session = use_session
         self._info: GatewayInfo | None = None
         self._session: requests.Session | None = None
 
@@ -133,9 +172,29 @@ class GatewayRequester:
         if self._session is None:
             info = self.info()
             session = requests.Session()
-            session.auth = GatewayAuth(self.signer, info.domain, self.url, self.purpose, self.lifetime)
+            if self.use_session:
+                session.auth = SessionAuth(self)
+            else:
+                session.auth = GatewayAuth(self.signer, info.domain, self.url, self.purpose, self.lifetime)
             self._session = session
         return self._session
+
+    def login(self) -> GatewaySession:
+        """Sign one login (EIP-712 GatewayLogin) and open a session at the gateway."""
+        info = self.info()
+        signed = sign_login(self.signer, info.domain, self.url, int(self.purpose), min(self.lifetime, 120))
+        try:
+            response = requests.post(
+                self.url + "/session", json={"typed": json.loads(signed.to_json())}, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise UpstreamError(0, f"cannot reach the gateway at {self.url}: {exc}") from None
+        if response.status_code != 200:
+            raise refused(response)
+        doc = response.json()
+        return GatewaySession(
+            str(doc["session"]), str(doc["grantee"]), str(doc["purpose"]), str(doc["audience"]), int(doc["expiresAt"])
+        )
 
     def dicomweb(self) -> DICOMwebClient:
         return DICOMwebClient(self.url, session=self.session())

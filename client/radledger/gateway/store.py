@@ -1,9 +1,11 @@
 """The gateway's local store (SQLite): the study map and the access log. Never on chain.
 
 - `studies`: StudyInstanceUID → record id, patient address, content hash and version as
-  registered, and `instances`: the (SOPInstanceUID, series, SHA-256) list the hash was made
-  from, so a later difference can be told apart (a new series is an amendment, a changed or
-  missing instance is tampering).
+  registered, the DICOM PatientID and the PACS's own study id (Orthanc's) seen at registration
+  (two studies can share a StudyInstanceUID in a PACS: only the registered one is served), and
+  `instances`: the (SOPInstanceUID, series, SHA-256) list the hash was made from, so a later
+  difference can be told apart (a new series is an amendment, a changed or missing instance is
+  tampering).
 - `access_log`: every answer the gateway gave about a study (who, which record, purpose, basis,
   resource, status), and for the accesses put on the chain's trail the transaction or the error.
 - `meta`: the fingerprint of the site salt the record ids were made with (a store opened with
@@ -42,8 +44,11 @@ CREATE TABLE IF NOT EXISTS studies (
     content_hash  BLOB NOT NULL,
     version       INTEGER NOT NULL,
     registered_at REAL NOT NULL,
-    updated_at    REAL NOT NULL
+    updated_at    REAL NOT NULL,
+    patient_id    TEXT,
+    pacs_id       TEXT
 );
+CREATE INDEX IF NOT EXISTS studies_patient ON studies (patient);
 CREATE TABLE IF NOT EXISTS instances (
     study_uid  TEXT NOT NULL REFERENCES studies (study_uid) ON DELETE CASCADE,
     sop_uid    TEXT NOT NULL,
@@ -93,6 +98,10 @@ class StudyEntry:
     version: int
     registered_at: float
     updated_at: float
+    patient_id: str | None = None
+    """The DICOM PatientID the study had at registration (None: registered before it was kept)."""
+    pacs_id: str | None = None
+    """The PACS's own id of the study (Orthanc's), when known."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ class LoggedAccess:
 
 class GatewayStore:
     def __init__(self, path: Path | str, salt: bytes | None = None) -> None:
-        self.db = Database(path, SCHEMA)
+        self.db = Database(path, _migrated(path))
         if salt is not None:
             self.bind_salt(salt)
 
@@ -148,6 +157,10 @@ class GatewayStore:
         rows = self.db.query("SELECT * FROM studies WHERE record_id = ?", (bytes(record_id),))
         return _study(rows[0]) if rows else None
 
+    def studies_of_patient(self, patient: str) -> list[StudyEntry]:
+        rows = self.db.query("SELECT * FROM studies WHERE patient = ? ORDER BY registered_at", (patient,))
+        return [_study(r) for r in rows]
+
     def studies(self) -> list[StudyEntry]:
         return [_study(r) for r in self.db.query("SELECT * FROM studies ORDER BY registered_at, study_uid")]
 
@@ -163,6 +176,8 @@ class GatewayStore:
         content_hash: bytes,
         version: int,
         instances: Iterable[InstanceDigest],
+        patient_id: str | None = None,
+        pacs_id: str | None = None,
     ) -> StudyEntry:
         """Insert or replace a study's entry and its instance list (one transaction)."""
         now = time.time()
@@ -170,18 +185,24 @@ class GatewayStore:
         who = validation.nonzero_address(patient, "patient")
         digest = validation.bytes32(content_hash, "content hash")
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT registered_at FROM studies WHERE study_uid = ?", (study_uid,)).fetchone()
+            row = conn.execute(
+                "SELECT registered_at, patient_id, pacs_id FROM studies WHERE study_uid = ?", (study_uid,)
+            ).fetchone()
             registered_at = float(row[0]) if row else now
+            if row is not None:
+                patient_id = patient_id if patient_id is not None else row[1]
+                pacs_id = pacs_id if pacs_id is not None else row[2]
             conn.execute("DELETE FROM instances WHERE study_uid = ?", (study_uid,))
             conn.execute(
-                "INSERT OR REPLACE INTO studies VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (study_uid, rid, who, digest, version, registered_at, now),
+                "INSERT OR REPLACE INTO studies (study_uid, record_id, patient, content_hash, version, registered_at, "
+                "updated_at, patient_id, pacs_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (study_uid, rid, who, digest, version, registered_at, now, patient_id, pacs_id),
             )
             conn.executemany(
                 "INSERT INTO instances (study_uid, sop_uid, series_uid, sha256) VALUES (?, ?, ?, ?)",
                 [(study_uid, i.sop_uid, i.series_uid, i.sha256) for i in instances],
             )
-        return StudyEntry(study_uid, rid, who, digest, version, registered_at, now)
+        return StudyEntry(study_uid, rid, who, digest, version, registered_at, now, patient_id, pacs_id)
 
     # ------------------------------------------------------------ access log
 
@@ -239,8 +260,25 @@ class GatewayStore:
 def _study(r: sqlite3.Row) -> StudyEntry:
     return StudyEntry(
         r["study_uid"], bytes(r["record_id"]), validation.address(r["patient"]), bytes(r["content_hash"]),
-        int(r["version"]), float(r["registered_at"]), float(r["updated_at"]),
+        int(r["version"]), float(r["registered_at"]), float(r["updated_at"]), r["patient_id"], r["pacs_id"],
     )  # fmt: skip
+
+
+def _migrated(path: Path | str) -> str:
+    """The schema, after adding the columns a store made by an older version lacks."""
+    if str(path) == ":memory:" or not Path(path).is_file():
+        return SCHEMA
+    conn = sqlite3.connect(str(path))
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(studies)")}
+        if columns:
+            for name in ("patient_id", "pacs_id"):
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE studies ADD COLUMN {name} TEXT")
+            conn.commit()
+    finally:
+        conn.close()
+    return SCHEMA
 
 
 def _access(r: sqlite3.Row) -> LoggedAccess:

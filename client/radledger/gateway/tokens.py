@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
+from eth_account.messages import SignableMessage, encode_typed_data
 from eth_typing import ChecksumAddress
 from eth_utils import keccak
 from web3 import Web3
@@ -223,25 +223,30 @@ class TokenVerifier:
 
     def _check_signature(self, signed: SignedMessage, grantee: ChecksumAddress) -> None:
         signable = encode_typed_data(full_message=typed_data(signed.domain, signed.primary_type, signed.message))
-        recovered: str | None
-        try:
-            recovered = Account.recover_message(signable, signature=signed.signature)
-        except Exception:
-            recovered = None
-        if recovered == grantee:
-            return
-        if self.w3 is not None and self._erc1271_accepts(
-            grantee, keccak(b"\x19" + signable.version + signable.header + signable.body), signed.signature
-        ):
-            return
-        raise TokenBadSignature(grantee, recovered)
+        check_signature(self.w3, signable, signed.signature, grantee)
 
-    def _erc1271_accepts(self, wallet: ChecksumAddress, digest: bytes, signature: bytes) -> bool:
-        assert self.w3 is not None
-        try:
-            if not self.w3.eth.get_code(wallet):
-                return False
-            contract = self.w3.eth.contract(address=wallet, abi=_ERC1271_ABI)
-            return bytes(contract.functions.isValidSignature(digest, signature).call()) == _ERC1271_MAGIC
-        except Exception:
+
+def check_signature(w3: Web3 | None, signable: SignableMessage, signature: bytes, claimed: ChecksumAddress) -> None:
+    """Raise TokenBadSignature unless `signature` over `signable` is `claimed`'s: an EOA's
+    (recovered) or, with a node, a smart-contract wallet's (ERC-1271 `isValidSignature`)."""
+    recovered: str | None
+    try:
+        recovered = Account.recover_message(signable, signature=signature)
+    except Exception:
+        recovered = None
+    if recovered == claimed:
+        return
+    digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
+    if w3 is not None and _erc1271_accepts(w3, claimed, digest, signature):
+        return
+    raise TokenBadSignature(claimed, recovered)
+
+
+def _erc1271_accepts(w3: Web3, wallet: ChecksumAddress, digest: bytes, signature: bytes) -> bool:
+    try:
+        if not w3.eth.get_code(wallet):
             return False
+        contract = w3.eth.contract(address=wallet, abi=_ERC1271_ABI)
+        return bytes(contract.functions.isValidSignature(digest, signature).call()) == _ERC1271_MAGIC
+    except Exception:
+        return False

@@ -30,6 +30,13 @@ from radledger.registries.records.content_hash import instance_digest
 DICOM_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 """Accept header for instances exactly as the PACS stores them (no transcoding)."""
 DICOM_JSON = "application/dicom+json"
+PATIENT_ID_TAG = "00100020"
+
+
+def patient_id_of(result: dict[str, Any]) -> str:
+    """The PatientID of a DICOM JSON result ("" when absent)."""
+    values = result.get(PATIENT_ID_TAG, {}).get("Value") or [""]
+    return str(values[0])
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,11 @@ class Upstream:
             raise UpstreamError(502, "QIDO answer is not a JSON array")
         return results
 
+    async def study_matches(self, study_uid: str) -> list[dict[str, Any]]:
+        """The PACS's studies with this StudyInstanceUID (more than one when two patients' studies
+        collide), each with its PatientID."""
+        return await self.search("studies", [("StudyInstanceUID", study_uid), ("includefield", PATIENT_ID_TAG)])
+
     async def study_contents(self, study_uid: str) -> dict[str, InstanceDigest]:
         """Every instance of a study as stored: SOPInstanceUID → (series, SHA-256 of the file)."""
         response = await self.send(f"studies/{study_uid}", accept=DICOM_AS_STORED)
@@ -148,6 +160,22 @@ class Upstream:
 
     async def last_change(self) -> int:
         return int((await self._orthanc_json("changes", {"last": ""}))["Last"])
+
+    async def orthanc_study_id(self, study_uid: str, patient_id: str) -> str | None:
+        """Orthanc's own id of the study of this patient with this StudyInstanceUID (None without
+        Orthanc's REST URL)."""
+        if not self.settings.orthanc_url:
+            return None
+        try:
+            response = await self.client.post(self._orthanc("tools/find"), json={
+                "Level": "Study", "Query": {"StudyInstanceUID": study_uid, "PatientID": patient_id},
+            })  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise UpstreamError(502, f"cannot reach Orthanc: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise UpstreamError(response.status_code, "Orthanc refused a study lookup")
+        found = response.json()
+        return str(found[0]) if isinstance(found, list) and len(found) == 1 else None
 
     async def orthanc_study(self, orthanc_id: str) -> dict[str, Any]:
         return dict(await self._orthanc_json(f"studies/{orthanc_id}"))
