@@ -109,7 +109,8 @@ def test_the_issuers_attested_the_readers_license_and_certification_the_scanner_
     ]  # fmt: skip
     assert attested[0]["uid"] == demo.reader_license_uid
     assert creds.check(accounts.reader, schemas.board_certification).ok
-    assert site.scanner.device_id == device_id(site.scanner.manufacturer, site.scanner.serial)
+    assert site.scanner.salt is not None
+    assert site.scanner.device_id == device_id(site.scanner.manufacturer, site.scanner.serial, site.scanner.salt)
     assert creds.check(site.scanner.device_id, schemas.mri_inspection).ok
     assert creds.check(accounts.ordering_physician, schemas.gold_card).ok
     assert not creds.has_valid_credential(accounts.second_physician, schemas.gold_card)

@@ -66,6 +66,7 @@ from radledger.registries.credentials.types import (
     SignatureInvalidation,
 )
 from radledger.registries.parsing import parse_duration, parse_when
+from radledger.registries.records.client import read_site_salt
 
 EXIT_NOT_VALID = 3
 """`credential verify` and `credential check-device` exit status when a credential is not valid (0 when all are)."""
@@ -109,7 +110,7 @@ def _subject(args: argparse.Namespace) -> bytes:
     if getattr(args, "device", None):
         if args.subject:
             raise ValidationError("give either --subject or --device, not both")
-        return device_id(*args.device)
+        return _device(args, *args.device)
     if not args.subject:
         raise ValidationError("no subject: give --subject ADDRESS|HEX or --device MANUFACTURER SERIAL")
     return subject_id(args.subject.strip())
@@ -121,6 +122,21 @@ def _add_subject(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--device", nargs=2, metavar=("MANUFACTURER", "SERIAL"), help="a device, by manufacturer and serial number"
     )
+    _device_salt_option(p)
+
+
+def _device_salt_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device-salt-file",
+        type=Path,
+        metavar="PATH",
+        help="the device salt the site shares with its inspector (without it a device id is as public as the serial)",
+    )
+
+
+def _device(args: argparse.Namespace, manufacturer: str, serial: str) -> bytes:
+    salt = read_site_salt(args.device_salt_file) if getattr(args, "device_salt_file", None) else None
+    return device_id(manufacturer, serial, salt)
 
 
 def _reason(text: str) -> int:
@@ -374,6 +390,7 @@ def _register_credential(actions: Any) -> None:
     p = add_parser(actions, "check-device", "is a device's latest inspection current? (exit 0: yes, 3: no)")
     p.add_argument("manufacturer", metavar="MANUFACTURER")
     p.add_argument("serial", metavar="SERIAL")
+    _device_salt_option(p)
     p.add_argument("--schema", required=True, metavar="ID|NAME", help="the inspection schema")
     add_json_option(p)
     add_connection_options(p, "credentials")
@@ -404,6 +421,7 @@ def _register_credential(actions: Any) -> None:
     p = add_parser(actions, "device-id", "the subject id of a device (offline)")
     p.add_argument("manufacturer", metavar="MANUFACTURER")
     p.add_argument("serial", metavar="SERIAL")
+    _device_salt_option(p)
     p.set_defaults(handler=credential_device_id)
 
 
@@ -450,7 +468,7 @@ def credential_verify(args: argparse.Namespace) -> int:
 
 def credential_check_device(args: argparse.Namespace) -> int:
     client = _client(args)
-    device = device_id(args.manufacturer, args.serial)
+    device = _device(args, args.manufacturer, args.serial)
     check = client.equipment_check(device, _schema(client, args.schema))
     if args.json:
         print_json({"device": hex0x(device), **_check_json(check)})
@@ -508,7 +526,7 @@ def credential_export_vc(args: argparse.Namespace) -> int:
 
 
 def credential_device_id(args: argparse.Namespace) -> int:
-    print(hex0x(device_id(args.manufacturer, args.serial)))
+    print(hex0x(_device(args, args.manufacturer, args.serial)))
     return 0
 
 

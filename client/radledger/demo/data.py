@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from eth_utils import keccak
 
@@ -94,10 +94,12 @@ class Scanner:
     model: str
     serial: str
     inspection_report: bytes = field(repr=False)
+    salt: bytes | None = field(default=None, repr=False)
+    """The device salt the site shares with its inspector (None: the public, unsalted id)."""
 
     @property
     def device_id(self) -> bytes:
-        return device_id(self.manufacturer, self.serial)
+        return device_id(self.manufacturer, self.serial, self.salt)
 
 
 @dataclass(frozen=True)
@@ -285,9 +287,13 @@ def synthetic_site(rng: random.Random, custodian: str) -> tuple[KeySigner, SiteL
         .amended(rng, INFORMATION_DIAGNOSES, "letter of medical necessity: a follow-up MRI at 3 months"),
         synthetic_case(rng, synthetic_member_id(rng), THIRD_DIAGNOSES, "papilledema on fundoscopy; urgent"),
     )  # fmt: skip
+    claim_salts = rng.randbytes(32), rng.randbytes(32)
+    # The device salt the site shares with the physicist who inspects the scanner (drawn last, so the
+    # rest of the world is what earlier seeds gave): the chain's device id then hides the serial.
+    scanner = replace(scanner, salt=rng.randbytes(32))
     local = SiteLocalData(
         SITE_NAME, PATIENT_NAME, PATIENT_MRN, salt, PACS_URL, (study, profile), reader, ordering, second, scanner,
-        cases, synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS), rng.randbytes(32),
-        synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS, control_number=2), rng.randbytes(32),
+        cases, synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS), claim_salts[0],
+        synthetic_claim(cases[0], MRI_BRAIN, CLAIM_AMOUNT_CENTS, control_number=2), claim_salts[1],
     )  # fmt: skip
     return patient, local

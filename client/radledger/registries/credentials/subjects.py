@@ -20,6 +20,7 @@ from radledger.chain import validation
 from radledger.chain.errors import ValidationError
 
 DEVICE_ID_TAG = "radledger device v1"
+SALTED_DEVICE_ID_TAG = "radledger device v2 salted"
 ZERO32 = bytes(32)
 UINT32_MAX = 2**32 - 1
 
@@ -52,18 +53,23 @@ def _canonical(text: str, what: str) -> str:
     return canonical
 
 
-def device_id(manufacturer: str, serial_number: str) -> bytes:
-    """The subject of a piece of imaging equipment: keccak256(abi.encode(tag, manufacturer, serial)).
+def device_id(manufacturer: str, serial_number: str, salt: bytes | None = None) -> bytes:
+    """The subject of a piece of imaging equipment.
 
-    Both texts are canonicalized first (Unicode NFKC, surrounding and repeated whitespace
-    collapsed, upper case), so "Acme  imaging" / "mr-0042" and "ACME IMAGING" / "MR-0042" name
-    the same device.
+    Unsalted: keccak256(abi.encode("radledger device v1", manufacturer, serial)). That id is as
+    public as the serial itself: serial numbers follow short, known formats, so anyone can hash
+    every serial of a format and find the one behind an id (a seven-digit format in minutes).
+    Salted: keccak256(abi.encode("radledger device v2 salted", salt, manufacturer, serial)), with a
+    32-byte secret that the inspector and the site share: without it the serial cannot be found
+    from the id. Both texts are canonicalized first (Unicode NFKC, surrounding and repeated
+    whitespace collapsed, upper case), so "Acme  imaging" / "mr-0042" and "ACME IMAGING" /
+    "MR-0042" name the same device.
     """
-    encoded = abi_encode(
-        ["string", "string", "string"],
-        [DEVICE_ID_TAG, _canonical(manufacturer, "manufacturer"), _canonical(serial_number, "serial number")],
-    )
-    return keccak(encoded)
+    texts = [_canonical(manufacturer, "manufacturer"), _canonical(serial_number, "serial number")]
+    if salt is None:
+        return keccak(abi_encode(["string", "string", "string"], [DEVICE_ID_TAG, *texts]))
+    secret = validation.bytes32(salt, "device salt")
+    return keccak(abi_encode(["string", "bytes32", "string", "string"], [SALTED_DEVICE_ID_TAG, secret, *texts]))
 
 
 def credential_key(subject: Any, schema_id: int) -> bytes:
