@@ -23,7 +23,7 @@ from radledger.chain.events.decoding import EventDecoder, RawLog
 from radledger.chain.events.reader import ContractEvents, read_logs
 from radledger.chain.events.sources import InProcessLogSource, source_for
 from radledger.chain.events.topics import topics_match
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.gateway.reconcile import access_events
 from radledger.registries.common import Purpose, Scope
 from radledger.registries.consent.client import WILDCARD

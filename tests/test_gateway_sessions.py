@@ -17,7 +17,7 @@ from radledger.chain.eip712 import sign
 from radledger.chain.errors import ValidationError
 from radledger.chain.signers import KeySigner
 from radledger.cli import main
-from radledger.deployment.specs import deploy_contract
+from radledger.deployment.deploy import deploy_contract
 from radledger.gateway.app import create_app
 from radledger.gateway.context import GatewayContext
 from radledger.gateway.errors import AccessRefused

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.signers import KeySigner
-from radledger.deployment.specs import Deployment
+from radledger.deployment.addresses import Deployment
 from radledger.portal.app import create_app
 from radledger.portal.config import DirectoryEntry, PortalSettings, load_settings
 from radledger.portal.errors import (

@@ -11,7 +11,8 @@ from eth_typing import ChecksumAddress
 from web3.logs import DISCARD
 
 from radledger.chain.transactions import Transactor
-from radledger.deployment.specs import Deployment, deploy_core
+from radledger.deployment.addresses import Deployment
+from radledger.deployment.deploy import deploy_core
 from radledger.registries.records.client import RecordRegistryClient
 from tests.conftest import ARTIFACTS
 from tests.integration.conftest import AnvilNode
