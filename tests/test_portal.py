@@ -326,6 +326,22 @@ def test_revoke_all_withdraws_every_grant_of_the_grantee(
     assert not consent.has_access(patient.address, TELERADIOLOGY.address, study, Scope.IMAGES, Purpose.TREAT)
 
 
+def test_several_signed_grants_relay_in_one_batch_transaction(
+    service: PortalService, w3: Web3, consent: ConsentRegistryClient, actors: Actors, study: bytes
+) -> None:
+    patient = actors.patient_signer
+    docs = [service.prepare("grant", grant_body(patient, rid))[0] for rid in (study, WILDCARD)]
+    items = [{"action": "grant", **signed_request(d, "0x" + patient.sign_typed_data(d).hex())} for d in docs]
+    before = w3.eth.block_number
+    (submission,) = service.relay_request("batch", {"items": items}, "203.0.113.7")
+    assert submission["actions"] == ["Grant", "Grant"]
+    receipt = w3.eth.get_transaction_receipt(submission["txHash"])
+    assert receipt["status"] == 1 and w3.eth.block_number == before + 1
+    granted = consent.contract.events.ConsentGranted().process_receipt(receipt)
+    assert sorted(bytes(e["args"]["recordId"]) for e in granted) == sorted([study, WILDCARD])
+    assert consent.has_access(patient.address, TELERADIOLOGY.address, study, Scope.IMAGES, Purpose.TREAT)
+
+
 # ------------------------------------------------------------------------------------ receipts
 
 

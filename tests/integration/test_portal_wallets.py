@@ -76,12 +76,6 @@ def test_a_safe_smart_account_as_patient_signs_through_erc1271_and_its_grant_lan
     assert (grant.actor, grant.by_guardian) == (safe, False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending contract fix on branch sol-consent: ConsentRegistry's signature check must try ECDSA "
-    "before ERC-1271 (OpenZeppelin 5 SignatureChecker sends any signer with code, a 7702-delegated EOA "
-    "included, to ERC-1271 only); remove this mark when sol-consent is merged",
-)
 def test_an_eip7702_delegated_patient_can_still_sign_with_its_own_key(
     chain: PortalChain, portal: PortalService, wallet: NodeWallet
 ) -> None:

@@ -73,7 +73,8 @@ def prepare(
     signer = validation.nonzero_address(body.get("signer") or patient, "signer")
     now = consent.now()
     deadline = now + lifetime
-    epoch = consent.signature_epoch(patient)
+    # a signature commits to its signer's epoch (a guardian's dies with its appointment); SetGuardian is the patient's
+    epoch = consent.signer_epoch(patient, patient if action == "set-guardian" else signer)
     if action == "grant":
         grantee, rid = _address(body, "grantee"), _record(body)
         valid_from = _time(body, "validFrom", 0)

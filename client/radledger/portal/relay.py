@@ -162,7 +162,7 @@ class Relay:
         now = self.consent.now()
         if int(m["deadline"]) < now + self.deadline_margin:
             raise DeadlinePassed(int(m["deadline"]), now)
-        epoch = self.consent.signature_epoch(patient)
+        epoch = self.consent.signer_epoch(patient, signer)
         if int(m["epoch"]) != epoch:
             raise StaleEpoch(int(m["epoch"]), epoch)
         prior: Grant | None = None
@@ -204,8 +204,12 @@ class Relay:
         return answer[:4] == ERC1271_MAGIC
 
     def call_of(self, signed: SignedMessage) -> ContractFunction:
+        return self.consent.by_sig_call(self._normalized(signed))
+
+    @staticmethod
+    def _normalized(signed: SignedMessage) -> SignedMessage:
         m = {k: validation.address(v, k) if k in _ADDRESS_FIELDS else v for k, v in signed.message.items()}
-        return self.consent.by_sig_call(SignedMessage(signed.primary_type, signed.domain, m, signed.signature))
+        return SignedMessage(signed.primary_type, signed.domain, m, signed.signature)
 
     def check_all(self, items: Sequence[SignedMessage]) -> list[CheckedMessage]:
         """Check several messages (a revoke-everything request): no two may touch the same slot."""
@@ -221,11 +225,17 @@ class Relay:
     def submit(self, checked: Sequence[CheckedMessage]) -> list[Submission]:
         """Send checked messages; returns each transaction's hash as soon as the node has it.
 
-        The seam for batching: today one ``...BySig`` transaction per message. With the batch
-        entry of ConsentRegistry, the `Grant` messages among `checked` go in one transaction here
-        (one Submission carrying them all); nothing else of the relay changes.
+        Two or more `Grant` messages go in one `grantBySigBatch` transaction (one Submission carrying
+        them all: all or nothing); every other message is its own ``...BySig`` transaction.
         """
-        return [Submission(self.sender.submit(self.call_of(c.signed)), (c,)) for c in checked]
+        grants = [c for c in checked if c.signed.primary_type == "Grant"]
+        out: list[Submission] = []
+        if len(grants) > 1:
+            call = self.consent.batch_grant_call([self._normalized(c.signed) for c in grants])
+            out.append(Submission(self.sender.submit(call), tuple(grants)))
+        batched = set(map(id, grants)) if len(grants) > 1 else set()
+        out += [Submission(self.sender.submit(self.call_of(c.signed)), (c,)) for c in checked if id(c) not in batched]
+        return out
 
 
 def _slot(signed: SignedMessage) -> tuple[Any, ...]:

@@ -218,6 +218,19 @@ class ConsentRegistryClient(SigningContractClient):
         ``reason``, the item's own error encoded); the exception raised here also carries that
         error decoded, as ``error`` (``errors.InvalidSignature(signer)``, say).
         """
+        try:
+            return self._send("grantBySigBatch", self._batch_items(signed))
+        except ContractError as exc:
+            if exc.error_name == "BatchItemFailed":
+                exc.error = decode_revert(exc.reason)  # type: ignore[attr-defined]
+            raise
+
+    def batch_grant_call(self, signed: list[SignedMessage]) -> ContractFunction:
+        """The `grantBySigBatch` call that carries `signed` (checked as :meth:`relay_grants` checks them),
+        for a relay that sends it its own way."""
+        return self.contract.functions.grantBySigBatch(self._batch_items(signed))
+
+    def _batch_items(self, signed: list[SignedMessage]) -> list[tuple[Any, ...]]:
         if not signed:
             raise ValidationError("a batch must hold at least one signed grant")
         domain, now = self.domain(), self.now()
@@ -234,12 +247,7 @@ class ConsentRegistryClient(SigningContractClient):
                 m["patient"], m["grantee"], m["recordId"], m["scopes"], m["purposes"], m["validFrom"], m["validUntil"]
             )
             items.append((*args, validation.nonzero_address(m["signer"], "signer"), int(m["deadline"]), item.signature))
-        try:
-            return self._send("grantBySigBatch", items)
-        except ContractError as exc:
-            if exc.error_name == "BatchItemFailed":
-                exc.error = decode_revert(exc.reason)  # type: ignore[attr-defined]
-            raise
+        return items
 
     def by_sig_call(self, signed: SignedMessage) -> ContractFunction:
         """The `...BySig` contract call that carries `signed`, unchecked (:meth:`relay` checks it first)."""
