@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 
+from radledger.audit.index import AuditIndex
+from radledger.audit.syncer import sync
+from radledger.chain.errors import NoContractCode
 from radledger.chain.transactions import Transactor
 from radledger.cli import main
+from radledger.deployment.addresses import Deployment
 from radledger.deployment.manifest import load_manifest, manifest_path
 from tests.integration.conftest import CHAIN_ID, ROOT, AnvilNode, dev_key
 
@@ -43,3 +47,42 @@ def test_deploy_cli_prints_one_line_when_the_node_dies_mid_deploy(
     assert "Traceback" not in captured.out
     manifest = load_manifest(path)
     assert manifest.status == "in-progress" and list(manifest.contracts) == ["RecordRegistry"]
+
+
+NOWHERE = "0x00000000000000000000000000000000DeaDBeef"
+
+
+def test_a_site_command_at_an_address_without_code_says_so_in_one_line(
+    anvil: AnvilNode, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code = main(["record", "show", "--record-id", "0x" + "11" * 32, "--records", NOWHERE, "--rpc-url", anvil.url])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (1, "")
+    assert captured.err == (
+        f"radledger: error: NoContractCode: chain {CHAIN_ID} has no code at {NOWHERE}, where RecordRegistry "
+        "should be (wrong address or network, or was the chain reset?)\n"
+    )
+
+
+def test_audit_sync_of_addresses_without_code_is_refused_not_an_empty_index(
+    anvil: AnvilNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "audit.sqlite"
+    capsys.readouterr()
+    code = main(["audit", "sync", "--rpc-url", anvil.url, "--records", NOWHERE, "--db", str(db)])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (1, "")
+    assert captured.err.splitlines()[-1] == (
+        f"radledger: error: NoContractCode: chain {CHAIN_ID} has no code at {NOWHERE}, where RecordRegistry "
+        "should be (wrong address or network, or was the chain reset?)"
+    )
+
+
+def test_sync_checks_the_code_of_every_contract_before_reading(anvil: AnvilNode, tmp_path: Path) -> None:
+    deployment = Deployment.from_addresses(CHAIN_ID, {"RecordRegistry": NOWHERE})
+    with AuditIndex(tmp_path / "audit.sqlite") as index:
+        with pytest.raises(NoContractCode) as exc:
+            sync(anvil.w3(), index, deployment)
+        assert exc.value.args == ("RecordRegistry", NOWHERE, CHAIN_ID)
+        assert index.count() == 0
