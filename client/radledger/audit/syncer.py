@@ -91,13 +91,15 @@ def sync(
     progress: bool = False,
 ) -> SyncReport:
     """Bring `index` up to the chain's head (minus `confirmations`) for every contract of `deployment`,
-    each read from its start block."""
+    each read from its start block; a contract the node has no code for is :class:`NoContractCode`."""
     contracts = deployment.addresses()
     if not contracts:
         raise ConfigurationError("nothing to audit: no contract address given")
     chain_id = int(w3.eth.chain_id)
     if chain_id != deployment.chain_id:
         raise ConfigurationError(f"the node is chain {chain_id}, the deployment is on chain {deployment.chain_id}")
+    for name in sorted(contracts):  # an address without code has no events: refuse rather than index nothing
+        deployment.require_code(w3, name)
     index.bind_chain(chain_id)
     source = source or source_for(w3)
     planner = planner or RangePlanner()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+from pathlib import Path
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -51,6 +52,86 @@ class SignerError(RadledgerError):
 
 class ChainError(RadledgerError):
     """The node could not be reached or answered unexpectedly."""
+
+
+class NodeUnreachable(ChainError):
+    """The node did not answer at all (connection refused or closed, timed out): `reason` says which."""
+
+    def __init__(self, url: str | None, reason: str) -> None:
+        where = f"the node at {url}" if url else "the node"
+        self.message = f"{where} could not be reached ({reason})"
+        super().__init__(self.message)
+        self.url = url
+        self.reason = reason
+        self.args = (url, reason)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DeploymentInterrupted(ChainError):
+    """The node went away during a deployment, while doing `step`; the manifest at `manifest_path`
+    holds every step confirmed before it, and running the deployment again resumes from there."""
+
+    def __init__(self, step: str, manifest_path: Path, url: str | None, reason: str) -> None:
+        where = f"the node at {url}" if url else "the node"
+        self.message = (
+            f"deployment interrupted while {step}: {where} could not be reached ({reason}); "
+            f"the manifest {manifest_path} holds every confirmed step: re-run to resume"
+        )
+        super().__init__(self.message)
+        self.step = step
+        self.manifest_path = manifest_path
+        self.url = url
+        self.reason = reason
+        self.args = (step, manifest_path, url, reason)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NoContractCode(ConfigurationError):
+    """Chain `chain_id` has no code at `address`, where the deployment says contract `name` is."""
+
+    def __init__(self, name: str, address: str, chain_id: int) -> None:
+        self.message = (
+            f"chain {chain_id} has no code at {address}, where {name} should be "
+            "(wrong address or network, or was the chain reset?)"
+        )
+        super().__init__(self.message)
+        self.name = name
+        self.address = address
+        self.chain_id = chain_id
+        self.args = (name, address, chain_id)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why the node did not answer, in a few words, when `exc` (or a cause) is a lost connection or a
+    timeout; None for any other error (a refusal, a revert, nonsense)."""
+    import requests
+
+    for current in _chain(exc):
+        if isinstance(current, NodeUnreachable):
+            return current.reason
+        if isinstance(current, requests.Timeout | TimeoutError):
+            return "timed out"
+    for current in _chain(exc):
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+            return "connection closed"
+    for current in _chain(exc):
+        if isinstance(current, requests.ConnectionError | ConnectionError):
+            text = str(current)
+            if "refused" in text:
+                return "connection refused"
+            if "Connection aborted" in text or "RemoteDisconnected" in text or "closed" in text:
+                return "connection closed"
+            return "no connection"
+    return None
 
 
 class TransactionReverted(RadledgerError):

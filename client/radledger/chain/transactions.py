@@ -24,11 +24,13 @@ from web3.types import TxParams, TxReceipt, Wei
 
 from radledger.chain.errors import (
     ChainError,
+    NodeUnreachable,
     RadledgerError,
     TransactionReverted,
     decode_revert,
     is_revert,
     revert_data_of,
+    unreachable_reason,
 )
 from radledger.chain.signers import Signer
 
@@ -51,14 +53,24 @@ def decoded_reverts(tx_hash: str | None = None) -> Iterator[None]:
         raise decode_revert(data or b"", tx_hash) from exc
 
 
+def endpoint_of(w3: Any) -> str | None:
+    """The URL of `w3`'s node, when it is one over HTTP or WebSocket (None in process)."""
+    uri = getattr(getattr(w3, "provider", None), "endpoint_uri", None)
+    return str(uri) if uri else None
+
+
 @contextmanager
-def node_errors() -> Iterator[None]:
-    """Turn a node's refusal (insufficient funds, nonce too low...) or a lost connection into ChainError."""
+def node_errors(url: str | None = None) -> Iterator[None]:
+    """Turn a node's refusal (insufficient funds, nonce too low...) into ChainError, and a lost
+    connection to the node (at `url`) into :class:`NodeUnreachable`."""
     try:
         yield
     except RadledgerError:
         raise
     except (Web3Exception, requests.RequestException, OSError) as exc:
+        reason = unreachable_reason(exc)
+        if reason is not None:
+            raise NodeUnreachable(url, reason) from exc
         response = getattr(exc, "rpc_response", None)
         error = response.get("error") if isinstance(response, dict) else None
         detail = error.get("message") if isinstance(error, dict) and error.get("message") else str(exc)
@@ -97,18 +109,18 @@ class Transactor:
 
     def send(self, fn: ContractFunction, value: int = 0, gas: int | None = None) -> TxReceipt:
         """Send `fn` as a transaction and wait for its receipt; raise the decoded error on revert."""
-        with node_errors():
+        with node_errors(endpoint_of(self.w3)):
             return self._send(fn, value, gas)
 
     def submit(self, fn: ContractFunction, value: int = 0, gas: int | None = None) -> str:
         """Send `fn` and return its transaction hash at once, without waiting (a relay that answers
         with the hash first); the estimate runs first, so a call that would revert raises here."""
-        with node_errors():
+        with node_errors(endpoint_of(self.w3)):
             return self._submit(fn, value, gas)
 
     def wait(self, tx_hash: str, fn: ContractFunction | None = None) -> TxReceipt:
         """The receipt of a submitted transaction; raise the decoded error if it reverted."""
-        with node_errors():
+        with node_errors(endpoint_of(self.w3)):
             return self._wait(tx_hash, fn)
 
     def _send(self, fn: ContractFunction, value: int, gas: int | None) -> TxReceipt:
@@ -128,7 +140,7 @@ class Transactor:
 
     def deploy(self, abi: Any, bytecode: str, *args: Any) -> TxReceipt:
         """Deploy a contract and wait for its receipt (`contractAddress`)."""
-        with node_errors():
+        with node_errors(endpoint_of(self.w3)):
             return self._deploy(abi, bytecode, *args)
 
     def _deploy(self, abi: Any, bytecode: str, *args: Any) -> TxReceipt:

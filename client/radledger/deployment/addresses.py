@@ -23,8 +23,8 @@ from web3 import Web3
 
 from radledger.chain import validation
 from radledger.chain.contract import ContractClient
-from radledger.chain.errors import ConfigurationError
-from radledger.chain.transactions import Transactor
+from radledger.chain.errors import ConfigurationError, NoContractCode
+from radledger.chain.transactions import Transactor, endpoint_of, node_errors
 from radledger.deployment.manifest import Manifest, load_deployment_manifest, load_manifest, manifest_file
 from radledger.deployment.specs import CONTRACTS, spec_of
 from radledger.registries.consent.client import ConsentRegistryClient
@@ -114,8 +114,19 @@ class Deployment:
             return self
         if self.consent_registry is None:
             raise MissingContract("RecordRegistry")
+        self.require_code(w3, "ConsentRegistry")
         linked = self.consent(w3).contract.functions.recordRegistry().call()
         return self.with_contracts({"RecordRegistry": Web3.to_checksum_address(linked)})
+
+    def require_code(self, w3: Web3, name: str) -> ChecksumAddress:
+        """The address of `name`, once the node has shown there is code there: else
+        :class:`NoContractCode` (a wrong address or network, or a chain reset under a manifest)."""
+        address = self.require(name)
+        with node_errors(endpoint_of(w3)):
+            code = w3.eth.get_code(address)
+        if not code:
+            raise NoContractCode(name, address, self.chain_id)
+        return address
 
     def reading_from(self, block: int) -> Deployment:
         """The same contracts, every one's events read from `block`."""

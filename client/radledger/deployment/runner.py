@@ -31,9 +31,15 @@ from radledger.chain import validation
 from radledger.chain.artifacts import Artifact, default_dir, load_artifact
 from radledger.chain.compiler import _IMPORT_RE, _resolve
 from radledger.chain.connection import in_process_chain
-from radledger.chain.errors import ChainError, ConfigurationError, RadledgerError
+from radledger.chain.errors import (
+    ChainError,
+    ConfigurationError,
+    DeploymentInterrupted,
+    NodeUnreachable,
+    unreachable_reason,
+)
 from radledger.chain.signers import UnlockedAccount
-from radledger.chain.transactions import Transactor
+from radledger.chain.transactions import Transactor, endpoint_of
 from radledger.deployment.manifest import (
     STATUS_COMPLETE,
     STATUS_IN_PROGRESS,
@@ -389,15 +395,20 @@ class _Run:
         return labels
 
     def _node(self, action: Callable[[], Any], what: str) -> Any:
-        """Run `action`; a node that is gone or answers nonsense becomes a ChainError naming the step."""
+        """Run `action`; a node that is gone becomes :class:`DeploymentInterrupted` (one that answers
+        nonsense, a ChainError) naming the step."""
         saved = f"; the manifest {self.path} holds every confirmed step: re-run to resume" if self.path else ""
         try:
             return action()
-        except ChainError as exc:
-            raise ChainError(f"{exc} (while {what}){saved}") from exc
-        except RadledgerError:
-            raise
-        except (OSError, Web3Exception) as exc:
+        except (ChainError, OSError, Web3Exception) as exc:
+            reason = unreachable_reason(exc)
+            if reason is not None:
+                url = endpoint_of(self.w3)
+                if self.path is None:
+                    raise NodeUnreachable(url, reason) from exc
+                raise DeploymentInterrupted(what, self.path, url, reason) from exc
+            if isinstance(exc, ChainError):
+                raise ChainError(f"{exc} (while {what}){saved}") from exc
             raise ChainError(f"node failed while {what}: {type(exc).__name__}: {exc}{saved}") from exc
 
 

@@ -11,7 +11,7 @@ The command line opens one session per command; a script does the same::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -43,20 +43,32 @@ class Session:
     w3: Web3
     deployment: Deployment
     transactor: Transactor | None = None
+    _with_code: set[str] = field(default_factory=set, repr=False)
 
     def records(self) -> RecordRegistryClient:
         """RecordRegistry: its own address, else the one the ConsentRegistry reads."""
         self.deployment = self.deployment.linked(self.w3)
+        self._check_code("RecordRegistry")
         return self.deployment.records(self.w3, self.transactor)
 
     def consent(self) -> ConsentRegistryClient:
+        self._check_code("ConsentRegistry")
         return self.deployment.consent(self.w3, self.transactor)
 
     def credentials(self) -> CredentialRegistryClient:
+        self._check_code("CredentialRegistry")
         return self.deployment.credentials(self.w3, self.transactor)
 
     def preauth(self) -> PreauthRegistryClient:
+        self._check_code("PreauthRegistry")
         return self.deployment.preauth(self.w3, self.transactor)
+
+    def _check_code(self, name: str) -> None:
+        """Once per contract: NoContractCode when the node has no code at its address."""
+        address = self.deployment.require(name)
+        if address not in self._with_code:
+            self.deployment.require_code(self.w3, name)
+            self._with_code.add(address)
 
     def now(self) -> int:
         """The chain's time (the latest block's timestamp)."""
