@@ -19,6 +19,7 @@ from radledger.audit.queries.preauth import payer_requests
 from radledger.audit.state import credential_state, preauth_state
 from radledger.deployment.specs import Deployment
 from radledger.registries.preauth.types import ClaimStatus
+from tests.audit_backends import NewIndex
 from tests.preauth_support import MRI_LUMBAR, World, travel_to, world_base_fixture, world_fixture  # noqa: F401
 from tests.test_audit_queries import synced_index
 
@@ -97,8 +98,10 @@ def metric(rows: list[PayerMetrics], payer: str, priority: str) -> PayerMetrics:
     return found
 
 
-def test_payer_metrics_have_the_known_answers(w3: Web3, deployment: Deployment, world: World, script: Script) -> None:
-    index = synced_index(w3, deployment, world)
+def test_payer_metrics_have_the_known_answers(
+    w3: Web3, deployment: Deployment, world: World, script: Script, new_index: NewIndex
+) -> None:
+    index = synced_index(w3, deployment, world, new_index)
     rows = payer_metrics(payer_requests(index), "year")
     assert [(r.payer, r.period, r.priority) for r in rows] == sorted(
         [
@@ -126,9 +129,9 @@ def test_payer_metrics_have_the_known_answers(w3: Web3, deployment: Deployment, 
 
 
 def test_metrics_come_out_as_a_table_csv_and_a_png_chart(
-    w3: Web3, deployment: Deployment, world: World, script: Script, tmp_path: Path
+    w3: Web3, deployment: Deployment, world: World, script: Script, tmp_path: Path, new_index: NewIndex
 ) -> None:
-    rows = payer_metrics(payer_requests(synced_index(w3, deployment, world)), "year")
+    rows = payer_metrics(payer_requests(synced_index(w3, deployment, world, new_index)), "year")
     table = metrics_table(rows)
     assert "40.0%" in table and "50.4" in table and table.splitlines()[0].split()[:3] == ["payer", "period", "priority"]
     buffer = io.StringIO()
@@ -146,7 +149,7 @@ def test_metrics_come_out_as_a_table_csv_and_a_png_chart(
 
 
 def test_preauth_and_credential_state_rebuilt_from_the_index_equals_the_views(
-    w3: Web3, deployment: Deployment, world: World, script: Script
+    w3: Web3, deployment: Deployment, world: World, script: Script, new_index: NewIndex
 ) -> None:
     site, payer = world.as_site, world.as_payer
     approved = script.requests[1]
@@ -156,7 +159,7 @@ def test_preauth_and_credential_state_rebuilt_from_the_index_equals_the_views(
     site.submit_claim(script.requests[0], denied_claim, 1, 9_900)
     payer.adjudicate_claim(denied_claim, ClaimStatus.DENIED, reason=2)
     world.creds.with_sender(world.payer).revoke(world.gold_uid, 5)
-    index: AuditIndex = synced_index(w3, deployment, world)
+    index: AuditIndex = synced_index(w3, deployment, world, new_index)
 
     requests, claims = preauth_state(index)
     client = world.preauth()

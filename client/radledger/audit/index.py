@@ -23,13 +23,14 @@ schema of a PostgreSQL database, several deployments side by side).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radledger.audit.store import NotInIndex, Store, open_store
+from radledger.audit.store import NotInIndex, Store, is_database_url, open_store
 from radledger.chain.errors import ConfigurationError
 from radledger.chain.events.decoding import EventDecoder, RawLog, to_json
 from radledger.chain.events.sources import BlockRef
@@ -384,9 +385,40 @@ class AuditIndex:
         return EventRow(int(bn), int(li), str(bh), str(th), int(ti), int(ts), str(addr), contract, event, args)
 
 
+ENV_AUDIT_DB = "RADLEDGER_AUDIT_DB"
+DEFAULT_DB = "radledger-audit.sqlite"
+
+
+def index_location(location: Path | str | None = None) -> str:
+    """Where the index is: `location` (a path, ``:memory:`` or a ``postgresql://`` URL), else
+    ``$RADLEDGER_AUDIT_DB``, else ``./radledger-audit.sqlite``."""
+    return str(location or os.environ.get(ENV_AUDIT_DB) or DEFAULT_DB)
+
+
+def open_index(location: Path | str | None = None, *, must_exist: bool = False) -> AuditIndex:
+    """The index at :func:`index_location` (`location`); with `must_exist`, a SQLite file that does not
+    exist yet is refused (:class:`ConfigurationError`) instead of created (a reader asking a typo'd path)."""
+    where = index_location(location)
+    if must_exist and not is_database_url(where) and where != ":memory:" and not Path(where).is_file():
+        raise ConfigurationError(f"no audit index at {where}: run `radledger audit sync` first (or pass --db)")
+    return AuditIndex(where)
+
+
 def _topics(blob: bytes) -> tuple[bytes, ...]:
     raw = bytes(blob)
     return tuple(raw[i : i + 32] for i in range(0, len(raw), 32))
 
 
-__all__ = ["EVENT_COLUMNS", "FORMAT_VERSION", "SCHEMA", "AuditIndex", "EventRow", "NotInIndex", "WatchedContract"]
+__all__ = [
+    "DEFAULT_DB",
+    "ENV_AUDIT_DB",
+    "EVENT_COLUMNS",
+    "FORMAT_VERSION",
+    "SCHEMA",
+    "AuditIndex",
+    "EventRow",
+    "NotInIndex",
+    "WatchedContract",
+    "index_location",
+    "open_index",
+]

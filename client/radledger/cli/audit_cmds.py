@@ -17,13 +17,12 @@ hash, transaction hash and log index), to stdout or --output.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from radledger.audit import exports, fhir, metrics
-from radledger.audit.index import AuditIndex
+from radledger.audit.index import DEFAULT_DB, ENV_AUDIT_DB, AuditIndex, index_location, open_index
 from radledger.audit.queries.accesses import access_trail, break_glass_events
 from radledger.audit.queries.base import CONSENT, show_time
 from radledger.audit.queries.consent import ConsentChange, consent_history, who_could_access
@@ -50,9 +49,6 @@ from radledger.cli.options import (
 )
 from radledger.deployment.manifest import manifest_path
 from radledger.deployment.networks import get_network
-
-ENV_AUDIT_DB = "RADLEDGER_AUDIT_DB"
-DEFAULT_DB = "radledger-audit.sqlite"
 
 EXPORTS = (
     "events", "consents", "accesses", "break-glass", "credentials", "payer-requests", "fhir-consents",
@@ -155,7 +151,9 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     if any(a.dest == "db" for a in parser._actions):
         return
     parser.add_argument(
-        "--db", type=Path, metavar="PATH", help=f"the SQLite index (default: ${ENV_AUDIT_DB} or ./{DEFAULT_DB})"
+        "--db",
+        metavar="PATH|URL",
+        help=f"the index: a SQLite file or a postgresql:// URL (default: ${ENV_AUDIT_DB} or ./{DEFAULT_DB})",
     )
 
 
@@ -174,15 +172,8 @@ def _add_output(
     parser.add_argument("--output", type=Path, metavar="PATH", help="write to this file instead of stdout")
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db or os.environ.get(ENV_AUDIT_DB) or DEFAULT_DB)
-
-
 def _open_index(args: argparse.Namespace) -> AuditIndex:
-    path = _db_path(args)
-    if not path.is_file():
-        raise ConfigurationError(f"no audit index at {path}: run `radledger audit sync` first (or pass --db)")
-    return AuditIndex(path)
+    return open_index(args.db, must_exist=True)
 
 
 def _time(index: AuditIndex, text: str | None, what: str) -> int | None:
@@ -240,7 +231,7 @@ def run_sync(args: argparse.Namespace) -> int:
     if args.initial_range < 1 or args.max_range < args.initial_range:
         raise ValidationError("--initial-range must be at least 1 and at most --max-range")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    with AuditIndex(_db_path(args)) as index:
+    with AuditIndex(index_location(args.db)) as index:
         print(f"auditing {', '.join(sorted(target.contracts))} on chain {chain_id} from {source}", file=sys.stderr)
         report = sync(
             w3,
