@@ -17,11 +17,12 @@ hash, transaction hash and log index), to stdout or --output.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 from typing import Any
 
-from radledger.audit import exports, fhir, metrics
+from radledger.audit import cms0057, exports, fhir, metrics
 from radledger.audit.index import DEFAULT_DB, ENV_AUDIT_DB, AuditIndex, index_location, open_index
 from radledger.audit.queries.accesses import access_trail, break_glass_events
 from radledger.audit.queries.base import CONSENT, show_time
@@ -52,7 +53,7 @@ from radledger.deployment.networks import get_network
 
 EXPORTS = (
     "events", "consents", "accesses", "break-glass", "credentials", "payer-requests", "fhir-consents",
-    "fhir-audit-events",
+    "fhir-audit-events", "cms-0057-f",
 )  # fmt: skip
 
 
@@ -185,6 +186,15 @@ def _time(index: AuditIndex, text: str | None, what: str) -> int | None:
         return now - parse_duration(text)
     except ValidationError:
         return parse_when(text, now, what)
+
+
+def _emit_text(text: str, count: int, args: argparse.Namespace) -> None:
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        print(f"wrote {count} rows to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
 
 
 def _emit(items: list[Any], args: argparse.Namespace, columns: list[str] | None = None) -> int:
@@ -355,6 +365,11 @@ def run_export(args: argparse.Namespace) -> int:
         patient = validation.address(args.patient, "--patient") if args.patient else None
         if args.what.startswith("fhir-") or args.format == "fhir":
             return _export_fhir(index, args, patient, since, until)
+        if args.what == "cms-0057-f":  # aggregates per payer and year, in the rule's words (CSV)
+            buffer = io.StringIO()
+            count = cms0057.write_cms_csv(cms0057.cms_report_of(index), buffer)
+            _emit_text(buffer.getvalue(), count, args)
+            return 0
         items: list[Any]
         if args.what == "events":
             items = all_events(index, since, until)
