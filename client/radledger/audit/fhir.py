@@ -241,13 +241,11 @@ def audit_event_resources(
     out = []
     for row in rows:
         if row.event == "AccessRecorded":
-            builder = _access_r5 if version == "R5" else _access_r4b
+            access = _access_r5 if version == "R5" else _access_r4b
+            document = access(chain_id, observer, row, custodians.get(bytes(row.args["recordId"])))
         else:
-            builder = _glass_r5 if version == "R5" else _glass_r4b
-        if row.event == "AccessRecorded":
-            document = builder(chain_id, observer, row, custodians.get(bytes(row.args["recordId"])))
-        else:
-            document = builder(chain_id, observer, row)
+            glass = _glass_r5 if version == "R5" else _glass_r4b
+            document = glass(chain_id, observer, row)
         out.append(audit_model.model_validate(document))
     return out
 

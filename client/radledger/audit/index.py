@@ -240,7 +240,7 @@ class AuditIndex:
         """Store a synced range's logs and block hashes and move `addresses` to `end`, atomically.
         What the index held for `addresses` in blocks `start`..`end` is replaced (a range read again
         never counts twice). Returns the number of events stored."""
-        names = dict(self.store.query("SELECT address, name FROM contracts"))
+        names: dict[str, str] = {str(a): str(n) for a, n in self.store.query("SELECT address, name FROM contracts")}
         rows = []
         for log in logs:
             contract = names.get(log.address)
