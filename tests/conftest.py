@@ -25,6 +25,7 @@ from radledger.deployment.addresses import Deployment
 from radledger.deployment.deploy import deploy_core
 from radledger.registries.consent.client import ConsentRegistryClient
 from radledger.registries.records.client import RecordRegistryClient
+from tests.audit_backends import audit_backend, module_indexes, new_index, postgres_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,6 +16,7 @@ from radledger.audit import AuditIndex
 from radledger.audit.exports import PROVENANCE, export, rows_of
 from radledger.audit.fhir import (
     ACCOUNT_SYSTEM,
+    BALP_DISCLOSURE_SOURCE,
     EVENT_SYSTEM,
     RECORD_SYSTEM,
     audit_event_resources,
@@ -123,6 +124,11 @@ def test_fhir_consents_validate_and_follow_the_grants(story: Story, story_index:
         "system": RECORD_SYSTEM,
         "value": hex0x(story.rid),
     }
+    if version == "R5":  # R5 Consent: a base decision, and what it permits in its provision
+        assert revoked["decision"] == "permit" and revoked["grantee"][0]["identifier"]["value"].endswith(story.grantee)
+        assert record_provision["actor"][0]["role"]["coding"][0]["code"] == "IRCP"
+        assert record_provision["action"][0]["coding"][0]["code"] == "access"
+        assert [t["code"] for t in record_provision["resourceType"]] == ["ImagingStudy"]
     now = story.wildcard_from
     active = consent_resources(story_index, story.patient, version, now=now)
     assert [json.loads(r.model_dump_json())["status"] for r in active] == ["active", "active"]
@@ -145,13 +151,47 @@ def test_fhir_audit_events_validate_for_accesses_and_break_glass(
     assert purpose[0]["coding"][0]["code"] == "ETREAT"
     detail = glass["entity"][0]["detail"][0]
     assert (detail.get("valueInteger") or int(detail["valueString"])) == 11
-    by_custodian = documents[2]
+    by_custodian = documents[2]  # recorded by the custodian for the emergency account: the same two agents
     assert [a["who"]["identifier"]["value"].split(":")[-1] for a in by_custodian["agent"]] == [
         story.emergency,
         story.site,
     ]
     only_record = audit_event_resources(story_index, record_id=story.rid, version=version)
     assert len(only_record) == 3  # both accesses, and the break-glass of its patient (not the other patient's)
+
+
+@pytest.mark.parametrize("version", ["R5", "R4B"])
+def test_fhir_access_events_follow_balps_privacy_disclosure_who_what_to_whom_why(
+    story: Story, story_index: AuditIndex, version: str
+) -> None:
+    """IHE BALP PrivacyDisclosure.Source: Export / disclose; the custodian disclosed (Source Role ID, CST), the
+    grantee received (Destination Role ID, IRCP, requestor); the record and its patient; the purpose."""
+    resources = [r for r in audit_event_resources(story_index, version=version) if r.id.startswith("access")]
+    documents = [json.loads(r.model_dump_json()) for r in resources]
+    assert len(documents) == 2
+    for document in documents:
+        if version == "R4B":
+            assert document["meta"]["profile"] == [BALP_DISCLOSURE_SOURCE]
+            kind, sub = document["type"], document["subtype"][0]
+        else:
+            kind, sub = document["category"][0]["coding"][0], document["code"]["coding"][0]
+        assert (kind["system"], kind["code"]) == ("http://dicom.nema.org/resources/ontology/DCM", "110106")
+        assert (sub["system"], sub["code"]) == ("http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle", "disclose")
+        recipient, source = document["agent"]
+        assert [c["code"] for c in recipient["type"]["coding"]] == ["110152", "IRCP"] and recipient["requestor"]
+        assert [c["code"] for c in source["type"]["coding"]] == ["110153", "CST"] and not source["requestor"]
+        assert source["who"]["identifier"]["value"] == f"eip155:{story_index.chain_id}:{story.site}"
+        record, patient = document["entity"][0], document["entity"][1]
+        assert record["what"]["identifier"]["value"] == "0x" + story.rid.hex()
+        assert patient["what"]["identifier"]["value"].endswith(story.patient)
+    who = [d["agent"][0]["who"]["identifier"]["value"].split(":")[-1] for d in documents]
+    assert who == [story.grantee, story.emergency]
+    assert [
+        p["coding"][0]["code"] for d in documents for p in d["purposeOfEvent" if version == "R4B" else "authorization"]
+    ] == [
+        "TREAT",
+        "ETREAT",
+    ]
 
 
 @pytest.mark.parametrize("version", ["R5", "R4B"])

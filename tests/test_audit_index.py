@@ -4,7 +4,6 @@ slow log filter; ranges that adapt to what providers refuse."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from radledger.deployment.addresses import Deployment
 from radledger.registries.common import Purpose, Scope
 from radledger.registries.consent.client import WILDCARD
 from radledger.registries.records.client import RecordRegistryClient
+from tests.audit_backends import NewIndex
 from tests.conftest import Actors
 from tests.support import register_record
 
@@ -57,10 +57,10 @@ def some_history(w3: Web3, deployment: Deployment, actors: Actors, records: Reco
 
 
 def test_sync_stores_every_log_of_the_deployment_decoded_with_its_provenance(
-    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient
+    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient, new_index: NewIndex
 ) -> None:
     some_history(w3, deployment, actors, records, "provenance")
-    index = AuditIndex()
+    index = new_index()
     report = sync(w3, index, deployment)
     addresses = set(deployment.addresses().values())
     expected = chain_logs(w3, addresses)
@@ -73,14 +73,20 @@ def test_sync_stores_every_log_of_the_deployment_decoded_with_its_provenance(
     assert {("RecordRegistry", "CustodianRegistered"), ("ConsentRegistry", "AccessRecorded")} <= names
     granted = index.events(["ConsentGranted"])[-1]
     assert granted.args["grantee"] == actors.other_site.address and granted.args["recordId"] == WILDCARD
-    row = index.db.execute("SELECT args, t1 FROM events WHERE block_number = ? AND log_index = ?", granted.position)
-    args_json, t1 = row.fetchone()
+    [(args_json, t1)] = index.raw_sql(
+        "SELECT args, t1 FROM events WHERE block_number = ? AND log_index = ?", granted.position
+    )
     assert json.loads(args_json)["recordId"] == "0x" + "00" * 32 and t1 == actors.patient.address
     assert index.checkpoint == w3.eth.block_number == report.to_block
 
 
 def test_the_in_process_chain_is_read_without_eth_getlogs(
-    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient, monkeypatch: pytest.MonkeyPatch
+    w3: Web3,
+    deployment: Deployment,
+    actors: Actors,
+    records: RecordRegistryClient,
+    monkeypatch: pytest.MonkeyPatch,
+    new_index: NewIndex,
 ) -> None:
     some_history(w3, deployment, actors, records, "no get_logs")
     provider = w3.provider
@@ -91,19 +97,19 @@ def test_the_in_process_chain_is_read_without_eth_getlogs(
         return real(method, params)
 
     monkeypatch.setattr(provider, "make_request", refuse_get_logs)
-    index = AuditIndex()
+    index = new_index()
     report = sync(w3, index, deployment)
     assert report.events == index.count() > 0
     assert isinstance(sync_module.source_for(w3), InProcessLogSource)
 
 
 def test_a_sync_resumes_from_its_checkpoint_and_matches_one_full_sync(
-    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient, tmp_path: Path
+    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient, new_index: NewIndex
 ) -> None:
     some_history(w3, deployment, actors, records, "resume 1")
     middle = w3.eth.block_number
     some_history(w3, deployment, actors, records, "resume 2")
-    path = tmp_path / "audit.sqlite"
+    path = new_index.location("resumed")
     with AuditIndex(path) as index:
         first = sync(w3, index, deployment, to_block=middle)
         assert index.checkpoint == middle
@@ -111,7 +117,7 @@ def test_a_sync_resumes_from_its_checkpoint_and_matches_one_full_sync(
         second = sync(w3, index, deployment)
         assert second.from_block == middle + 1
         resumed = [(r.position, r.tx_hash) for r in index.events()]
-    full = AuditIndex()
+    full = new_index()
     sync(w3, full, deployment)
     assert resumed == [(r.position, r.tx_hash) for r in full.events()]
     assert first.events + second.events == full.count()
@@ -133,54 +139,64 @@ class FailingSource(InProcessLogSource):
 
 
 def test_an_interrupted_sync_keeps_whole_ranges_and_resumes(
-    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient, monkeypatch: pytest.MonkeyPatch
+    w3: Web3,
+    deployment: Deployment,
+    actors: Actors,
+    records: RecordRegistryClient,
+    monkeypatch: pytest.MonkeyPatch,
+    new_index: NewIndex,
 ) -> None:
     some_history(w3, deployment, actors, records, "interrupted")
     monkeypatch.setattr(sync_module, "IN_PROCESS_CHUNK", 4)
-    index = AuditIndex()
+    index = new_index()
     with pytest.raises(errors.ChainError):
         sync(w3, index, deployment, source=FailingSource(w3, fail_on=3))
     assert index.checkpoint == 7  # two whole ranges of four blocks: 0-3 and 4-7
     assert max(r.block_number for r in index.events()) <= 7
     sync(w3, index, deployment)
-    full = AuditIndex()
+    full = new_index()
     sync(w3, full, deployment)
     assert [r.position for r in index.events()] == [r.position for r in full.events()]
 
 
 def test_a_contract_added_later_is_back_filled_from_its_first_block(
-    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient
+    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient, new_index: NewIndex
 ) -> None:
     some_history(w3, deployment, actors, records, "backfill")
-    consent_only = Deployment(deployment.chain_id, consent_registry=deployment.consent_registry)
-    index = AuditIndex()
+    consent_only = Deployment.from_addresses(deployment.chain_id, {"ConsentRegistry": deployment.consent_registry})
+    index = new_index()
     sync(w3, index, consent_only)
     assert index.events(contract="RecordRegistry") == []
     report = sync(w3, index, deployment)
-    full = AuditIndex()
+    full = new_index()
     sync(w3, full, deployment)
     assert [(r.position, r.event) for r in index.events()] == [(r.position, r.event) for r in full.events()]
     assert report.events == len(index.events(contract="RecordRegistry"))
 
 
-def test_an_index_of_another_chain_or_deployment_chain_is_refused(w3: Web3, deployment: Deployment) -> None:
+def test_an_index_file_of_another_chain_or_deployment_chain_is_refused(w3: Web3, deployment: Deployment) -> None:
     index = AuditIndex()
     index.bind_chain(1)
     with pytest.raises(errors.ConfigurationError):
         sync(w3, index, deployment)
+
+
+def test_a_deployment_on_another_chain_than_the_node_is_refused(
+    w3: Web3, deployment: Deployment, new_index: NewIndex
+) -> None:
     with pytest.raises(errors.ConfigurationError):
-        sync(w3, AuditIndex(), Deployment.from_addresses(1, deployment.addresses()))
+        sync(w3, new_index(), Deployment.from_addresses(1, dict(deployment.addresses())))
 
 
 def test_a_replaced_history_is_rewound_to_the_last_block_the_chain_still_has(
-    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient
+    w3: Web3, deployment: Deployment, actors: Actors, records: RecordRegistryClient, new_index: NewIndex
 ) -> None:
     """eth-tester's revert replaces blocks like a reorg: the index notices the changed hash and rewinds."""
     some_history(w3, deployment, actors, records, "before the fork")
     fork_point = w3.eth.block_number
     snapshot = w3.testing.snapshot()
     some_history(w3, deployment, actors, records, "fork A")
-    index = AuditIndex()
+    index = new_index()
     sync(w3, index, deployment)
     orphaned = {r.tx_hash for r in index.events() if r.block_number > fork_point}
     w3.testing.revert(snapshot)
@@ -191,16 +207,16 @@ def test_a_replaced_history_is_rewound_to_the_last_block_the_chain_still_has(
     top, back = report.rewinds[0]
     assert top > fork_point and back <= fork_point
     assert not orphaned & {r.tx_hash for r in index.events()}
-    fresh = AuditIndex()
+    fresh = new_index()
     sync(w3, fresh, deployment)
     assert [(r.position, r.block_hash, r.tx_hash) for r in index.events()] == [
         (r.position, r.block_hash, r.tx_hash) for r in fresh.events()
     ]
 
 
-def test_confirmations_keep_the_newest_blocks_out(w3: Web3, deployment: Deployment) -> None:
+def test_confirmations_keep_the_newest_blocks_out(w3: Web3, deployment: Deployment, new_index: NewIndex) -> None:
     time_travel(w3, 10)
-    index = AuditIndex()
+    index = new_index()
     sync(w3, index, deployment, confirmations=3)
     assert index.checkpoint == w3.eth.block_number - 3
 

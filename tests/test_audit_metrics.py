@@ -4,6 +4,7 @@ and the preauth and credential state rebuilt from the index equals the contracts
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +15,16 @@ from eth_utils import keccak
 from web3 import Web3
 
 from radledger.audit import AuditIndex, audit_summary
+from radledger.audit.cms0057 import CMS_COLUMNS, CmsYear, cms_report, cms_report_of, write_cms_csv
+from radledger.audit.index import EventRow
 from radledger.audit.metrics import PayerMetrics, metrics_table, payer_metrics, plot_metrics, write_metrics_csv
-from radledger.audit.queries.preauth import payer_requests
+from radledger.audit.queries.preauth import cases_from_rows, payer_requests
 from radledger.audit.state import credential_state, preauth_state
+from radledger.chain.artifacts import load_artifact
 from radledger.deployment.addresses import Deployment
 from radledger.registries.preauth.types import ClaimStatus
-from tests.preauth_support import MRI_LUMBAR, World, travel_to, world_base_fixture, world_fixture  # noqa: F401
+from tests.audit_backends import NewIndex
+from tests.preauth_support import MRI_BRAIN, MRI_LUMBAR, World, travel_to, world_base_fixture, world_fixture  # noqa: F401
 from tests.test_audit_queries import synced_index
 
 HOUR = 3600
@@ -97,8 +102,10 @@ def metric(rows: list[PayerMetrics], payer: str, priority: str) -> PayerMetrics:
     return found
 
 
-def test_payer_metrics_have_the_known_answers(w3: Web3, deployment: Deployment, world: World, script: Script) -> None:
-    index = synced_index(w3, deployment, world)
+def test_payer_metrics_have_the_known_answers(
+    w3: Web3, deployment: Deployment, world: World, script: Script, new_index: NewIndex
+) -> None:
+    index = synced_index(w3, deployment, world, new_index)
     rows = payer_metrics(payer_requests(index), "year")
     assert [(r.payer, r.period, r.priority) for r in rows] == sorted(
         [
@@ -126,9 +133,9 @@ def test_payer_metrics_have_the_known_answers(w3: Web3, deployment: Deployment, 
 
 
 def test_metrics_come_out_as_a_table_csv_and_a_png_chart(
-    w3: Web3, deployment: Deployment, world: World, script: Script, tmp_path: Path
+    w3: Web3, deployment: Deployment, world: World, script: Script, tmp_path: Path, new_index: NewIndex
 ) -> None:
-    rows = payer_metrics(payer_requests(synced_index(w3, deployment, world)), "year")
+    rows = payer_metrics(payer_requests(synced_index(w3, deployment, world, new_index)), "year")
     table = metrics_table(rows)
     assert "40.0%" in table and "50.4" in table and table.splitlines()[0].split()[:3] == ["payer", "period", "priority"]
     buffer = io.StringIO()
@@ -146,7 +153,7 @@ def test_metrics_come_out_as_a_table_csv_and_a_png_chart(
 
 
 def test_preauth_and_credential_state_rebuilt_from_the_index_equals_the_views(
-    w3: Web3, deployment: Deployment, world: World, script: Script
+    w3: Web3, deployment: Deployment, world: World, script: Script, new_index: NewIndex
 ) -> None:
     site, payer = world.as_site, world.as_payer
     approved = script.requests[1]
@@ -156,7 +163,7 @@ def test_preauth_and_credential_state_rebuilt_from_the_index_equals_the_views(
     site.submit_claim(script.requests[0], denied_claim, 1, 9_900)
     payer.adjudicate_claim(denied_claim, ClaimStatus.DENIED, reason=2)
     world.creds.with_sender(world.payer).revoke(world.gold_uid, 5)
-    index: AuditIndex = synced_index(w3, deployment, world)
+    index: AuditIndex = synced_index(w3, deployment, world, new_index)
 
     requests, claims = preauth_state(index)
     client = world.preauth()
@@ -182,3 +189,105 @@ def test_audit_summary_tells_the_auditors_view(w3: Web3, deployment: Deployment,
     assert "Credentials: 3 attestations about 2 subjects; now: valid 3" in text
     standard_a = next(line for line in lines if script.payer[:6] in line and "standard" in line)
     assert standard_a.split()[3:6] == ["6", "5", "40.0%"]
+
+
+# ------------------------------------------------------------------------------ CMS-0057-F, exactly
+
+
+def cms_row(rows: list[CmsYear], payer: str) -> dict[str, object]:
+    (found,) = [r for r in rows if r.payer == payer]
+    return found.row()
+
+
+def test_the_cms_0057_f_report_has_the_rules_metrics_with_known_answers(
+    w3: Web3, deployment: Deployment, world: World, script: Script, new_index: NewIndex
+) -> None:
+    index = synced_index(w3, deployment, world, new_index)
+    rows = cms_report_of(index)
+    assert [(r.payer, r.year) for r in rows] == sorted([(script.payer, 2030), (script.other_payer, 2030)])
+    a = cms_row(rows, script.payer)
+    assert a["items and services that require prior authorization"] == f"{MRI_BRAIN}; {MRI_LUMBAR}"
+    # standard: approved at once and in 10 h; denied in 20 h (approved on appeal); modified in 30 h (denied in
+    # part); denied in 192 h; one cancelled
+    assert a["percent of standard prior authorization requests that were approved"] == 40.0
+    assert a["percent of standard prior authorization requests that were denied"] == 60.0
+    assert a["percent of standard prior authorization requests that were approved after appeal"] == 20.0
+    assert a["percent of standard determinations that were partial approvals (counted as denied)"] == 20.0
+    assert a[CMS_COLUMNS[6]] == 0.0  # nothing extended
+    assert a["percent of expedited prior authorization requests that were approved"] == 100.0
+    assert a["percent of expedited prior authorization requests that were denied"] == 0.0
+    assert (a[CMS_COLUMNS[9]], a[CMS_COLUMNS[10]]) == (50.4, 20.0)  # standard: mean, median hours
+    assert (a[CMS_COLUMNS[11]], a[CMS_COLUMNS[12]]) == (41.0, 41.0)  # expedited
+    assert (a["requests pending at the end of the data"], a["requests cancelled before a determination"]) == (1, 1)
+    b = cms_row(rows, script.other_payer)
+    assert b["items and services that require prior authorization"] == MRI_BRAIN
+    assert b[CMS_COLUMNS[3]] == 100.0 and b[CMS_COLUMNS[11]] == ""  # no expedited request: no figure
+    out = io.StringIO()
+    assert write_cms_csv(rows, out) == 2
+    header = next(csv.reader(io.StringIO(out.getvalue())))
+    assert tuple(header) == CMS_COLUMNS
+    assert header[6] == (
+        "percent of prior authorization requests for which the timeframe for review was extended, and the request "
+        "was approved"
+    )
+
+
+def extension_row(request: EventRow, payer: str, previous_due: int, new_due: int, at: EventRow) -> EventRow:
+    """An event of IPreauthRegistry's `DecisionTimeframeExtended(requestId, payer, previousDueAt, newDueAt,
+    reasonCode)` (branch sol-registries), placed just before the event `at`: the shape the index will hold
+    once the contract emits it."""
+    return dataclasses.replace(
+        at,
+        log_index=at.log_index - 1,
+        event="DecisionTimeframeExtended",
+        args={
+            "requestId": request.args["requestId"],
+            "payer": payer,
+            "previousDueAt": previous_due,
+            "newDueAt": new_due,
+            "reasonCode": 2,
+        },
+    )
+
+
+def test_a_request_whose_timeframe_was_extended_and_then_approved_counts_once(
+    w3: Web3, deployment: Deployment, world: World, script: Script, new_index: NewIndex
+) -> None:
+    """Until PreauthRegistry emits DecisionTimeframeExtended (sol-registries), the extensions are rows of its shape
+    added to the index's own: request 2 (approved in 10 h) and request 5 (denied in 8 days) are extended by 14 days."""
+    index = synced_index(w3, deployment, world, new_index)
+    rows = index.events(contract="PreauthRegistry")
+    added = []
+    for request_id in (script.requests[1], script.requests[4]):
+        mine = [r for r in rows if r.args.get("requestId") == request_id]
+        requested = next(r for r in mine if r.event == "PreauthRequested")
+        decided = next(r for r in mine if r.event == "PreauthDecided")
+        due = int(requested.args["dueAt"])
+        added.append(extension_row(requested, script.payer, due, due + 14 * 24 * HOUR, decided))
+    cases = {c.request_id: c for c in cases_from_rows([*rows, *added])}
+    approved, denied = cases[script.requests[1]], cases[script.requests[4]]
+    assert approved.extended is not None and approved.fields()["extension_reason"] == 2
+    assert denied.decision is not None and not denied.decision.late  # 8 days: within the extended deadline
+    report = cms_report(cases.values(), index.events(["PolicySet"]))
+    a = cms_row(report, script.payer)
+    assert a[CMS_COLUMNS[6]] == round(100 / 7, 2)  # one of the payer's seven determinations: extended, approved
+    assert a[CMS_COLUMNS[3]] == 40.0  # the extension changes no other figure
+
+
+@pytest.mark.skipif(
+    "extend" not in {i.get("name") for i in load_artifact("PreauthRegistry").abi},
+    reason="PreauthRegistry.extend arrives with branch sol-registries: re-run this test after the merge",
+)
+def test_the_payers_extend_is_read_from_the_chain_and_counted(
+    w3: Web3, deployment: Deployment, world: World, new_index: NewIndex
+) -> None:
+    rid = world.pended(procedure=MRI_LUMBAR)
+    due = int(world.as_payer.get_request(rid).due_at)
+    world.as_payer._send("extend", rid, due + 7 * 24 * HOUR, 1)
+    world.as_payer.approve(rid)
+    index = synced_index(w3, deployment, world, new_index)
+    (case,) = [c for c in payer_requests(index, world.payer.address) if c.request_id == rid]
+    assert case.extended is not None and case.extended.args["newDueAt"] == due + 7 * 24 * HOUR
+    assert case.extended.args["previousDueAt"] == due and case.extended.args["reasonCode"] == 1
+    report = cms_report_of(index)
+    assert sum(r.extended_and_approved for r in report if r.payer == world.payer.address) == 1

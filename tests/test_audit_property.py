@@ -30,6 +30,7 @@ from radledger.registries.common import FOREVER, Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.consent.events import GrantState, GuardianState
 from radledger.registries.records.client import RecordRegistryClient
+from tests.audit_backends import NewIndex
 from tests.conftest import Actors
 from tests.support import content_hash, register_record
 
@@ -137,7 +138,7 @@ check_st = st.tuples(
 @settings(max_examples=EXAMPLES)
 @given(ops=st.lists(op_st, min_size=1, max_size=10), checks=st.lists(check_st, min_size=3, max_size=3))
 def test_state_rebuilt_from_the_index_equals_the_views(
-    people: People, ops: list[tuple[Any, ...]], checks: list[tuple[int, Scope, Purpose]]
+    people: People, ops: list[tuple[Any, ...]], checks: list[tuple[int, Scope, Purpose]], new_index: NewIndex
 ) -> None:
     w3, deployment, accounts = people.w3, people.deployment, people.accounts
     snapshot = w3.testing.snapshot()
@@ -146,7 +147,7 @@ def test_state_rebuilt_from_the_index_equals_the_views(
         for op in ops:
             with contextlib.suppress(RadledgerError):  # refused by the contract or the client: nothing happened
                 run(op, people, records, accounts)
-        index = AuditIndex()
+        index = new_index()
         sync(w3, index, deployment)
         assert_index_matches_views(index, people, records, checks)
     finally:

@@ -22,6 +22,7 @@ from radledger.registries.consent.client import WILDCARD, ConsentRegistryClient
 from radledger.registries.consent.types import AccessBasis
 from radledger.registries.credentials.types import CredentialStatus
 from radledger.registries.preauth.types import PreauthStatus
+from tests.audit_backends import NewIndex
 from tests.conftest import Actors
 from tests.preauth_support import World, travel_to, world_base_fixture, world_fixture  # noqa: F401
 from tests.support import register_record
@@ -29,10 +30,13 @@ from tests.support import register_record
 DAY = 24 * 3600
 
 
-def synced_index(w3: Web3, deployment: Deployment, world: World | None = None) -> AuditIndex:
-    """A fresh in-memory index of the deployment (and the preauth world's two contracts)."""
+def synced_index(
+    w3: Web3, deployment: Deployment, world: World | None = None, new_index: NewIndex | None = None
+) -> AuditIndex:
+    """A fresh index of the deployment (and the preauth world's two contracts): from `new_index` (the
+    backend of the test), else in memory."""
     extra = {"CredentialRegistry": world.creds.address, "PreauthRegistry": world.address} if world else None
-    index = AuditIndex()
+    index = new_index() if new_index is not None else AuditIndex()
     sync(w3, index, deployment.with_contracts(extra or {}))
     return index
 
@@ -75,8 +79,8 @@ def story_fixture(chain: Web3, deployment: Deployment, actors: Actors, world_bas
 
 
 @pytest.fixture(scope="module", name="story_index")
-def story_index_fixture(chain: Web3, deployment: Deployment, story: Story) -> AuditIndex:
-    return synced_index(chain, deployment)
+def story_index_fixture(chain: Web3, deployment: Deployment, story: Story, module_indexes: NewIndex) -> AuditIndex:
+    return synced_index(chain, deployment, new_index=module_indexes)
 
 
 def tell_story(w3: Web3, deployment: Deployment, actors: Actors) -> Story:
@@ -166,13 +170,13 @@ def test_who_could_access_names_the_grant_the_guardian_and_break_glass_at_each_t
 
 
 def test_who_could_access_now_agrees_with_the_contracts_access_basis(
-    w3: Web3, deployment: Deployment, actors: Actors, story: Story
+    w3: Web3, deployment: Deployment, actors: Actors, story: Story, new_index: NewIndex
 ) -> None:
     consent = deployment.consent(w3)
     as_patient = deployment.consent(w3, actors.patient)
     as_patient.grant(story.patient, story.grantee, WILDCARD, Scope.ALL, Purpose.TREAT | Purpose.HRESCH)
     as_patient.grant(story.patient, story.billing, story.rid, Scope.IMAGES, Purpose.HPAYMT)
-    index = synced_index(w3, deployment)
+    index = synced_index(w3, deployment, new_index=new_index)
     report = who_could_access(index, story.rid)
     assert report.at == consent.now()
     for grantee in (story.grantee, story.billing, story.emergency, story.guardian):
@@ -213,7 +217,9 @@ def test_break_glass_events_in_a_period_carry_reason_codes_and_the_accesses_unde
     assert break_glass_events(index, patient=actors.stranger.address)[0].reason_code == 12
 
 
-def test_credential_history_and_standing_on_a_date(w3: Web3, deployment: Deployment, world: World) -> None:
+def test_credential_history_and_standing_on_a_date(
+    w3: Web3, deployment: Deployment, world: World, new_index: NewIndex
+) -> None:
     creds = world.creds
     physician = world.gold.address
     first_license = creds.latest(physician, world.license_schema)
@@ -224,7 +230,7 @@ def test_credential_history_and_standing_on_a_date(w3: Web3, deployment: Deploym
     travel_to(w3, renewed_at + DAY)
     creds.with_sender(world.payer).revoke(world.gold_uid, 5)
     revoked_at = world.now()
-    index = synced_index(w3, deployment, world)
+    index = synced_index(w3, deployment, world, new_index)
 
     history = credential_history(index, physician)
     assert [(e.schema_id, e.sequence) for e in history] == [
@@ -260,13 +266,15 @@ def test_credential_history_and_standing_on_a_date(w3: Web3, deployment: Deploym
         )
 
 
-def test_payer_requests_show_each_request_with_its_decisions(w3: Web3, deployment: Deployment, world: World) -> None:
+def test_payer_requests_show_each_request_with_its_decisions(
+    w3: Web3, deployment: Deployment, world: World, new_index: NewIndex
+) -> None:
     auto = world.request()  # gold card: approved at once
     pended = world.pended(units=2, procedure="72148", expedited=True)
     travel_to(w3, world.now() + 3600)
     world.as_payer.deny(pended, 7)
     other = world.request(world.licensed, payer=world.other_payer.address)
-    index = synced_index(w3, deployment, world)
+    index = synced_index(w3, deployment, world, new_index)
     cases = payer_requests(index, world.payer.address)
     assert [c.request_id for c in cases] == [auto, pended]
     first, second = cases

@@ -213,7 +213,7 @@ def test_the_payer_asked_for_more_information_and_the_answer_left_the_deadline_u
 
 def test_the_payer_modified_the_request_to_fewer_units_as_a6(demo: DemoResult) -> None:
     modified = demo.modified
-    assert (modified.status, modified.x12_action_code) == (PreauthStatus.MODIFIED, X12ActionCode.MODIFIED)
+    assert (modified.status, modified.x12_action_code) == (PreauthStatus.MODIFIED, X12ActionCode.CERTIFIED_PARTIAL)
     assert (modified.units, modified.approved_units, modified.used_units) == (2, MODIFIED_UNITS, 0) == (2, 1, 0)
     policy = preauth_of(demo).get_policy(demo.accounts.payer, MRI_BRAIN)
     assert modified.appeal_by == modified.decided_at + policy.appeal_window_seconds
@@ -478,7 +478,7 @@ def test_the_account_names_every_step_with_its_gas_and_the_summary(demo: DemoRes
         cost = f"gas {step.gas_used:,}" if step.gas_used is not None else "no transaction"
         assert f"{step.number:>2}. {step.actor}: {step.action}  [{cost}]" in text
     assert "AccessDenied(" in text
-    for code in ("A1 (certified in total)", "A4 (pended)", "A6 (modified)"):
+    for code in ("A1 (certified in total)", "A4 (pended)", "A2 (certified partial)"):
         assert f"X12 {code}" in text
     assert "PreauthDecided(onAppeal=True)" in text and "the deadline still runs from the request" in text
     assert "InsufficientUnits(requestId=" in text and "DeadlineMissed(requestId=" in text

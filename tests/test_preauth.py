@@ -372,7 +372,7 @@ def test_the_payer_modifies_to_fewer_units_and_the_site_may_appeal(world: World)
     receipt = world.as_payer.modify(rid, 1)
     now = block_time(world, receipt)
     request = world.as_site.get_request(rid)
-    assert request.status is PreauthStatus.MODIFIED and request.x12_action_code is X12ActionCode.MODIFIED
+    assert request.status is PreauthStatus.MODIFIED and request.x12_action_code is X12ActionCode.CERTIFIED_PARTIAL
     assert (request.approved_units, request.appeal_by) == (1, now + APPEAL_WINDOW)
     assert request.remaining_units == 1
 

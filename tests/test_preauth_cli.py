@@ -155,7 +155,7 @@ def test_a_pended_order_is_asked_for_information_modified_appealed_and_approved(
     assert len(json.loads(Path("opening.json").read_text())["clinical"]) == 2
     assert "opens the commitments" in ok(capsys, "preauth", "verify-opening", rid, "--opening", "opening.json")
 
-    assert "MODIFIED (X12 A6)" in ok(capsys, "preauth", "decide", rid, "modify", "--units", "1", *payer)
+    assert "MODIFIED (X12 A2)" in ok(capsys, "preauth", "decide", rid, "modify", "--units", "1", *payer)
     ok(capsys, "preauth", "appeal", rid, "--input", "more.json", "--opening", "opening.json", "--key-env", KEYS["site"])
     appealed = json.loads(ok(capsys, "preauth", "status", rid, "--json"))
     assert (appealed["status"], appealed["x12ActionCode"], appealed["appealed"]) == ("APPEALED", "A4", True)

@@ -4,6 +4,7 @@ evm_snapshot / evm_revert, and `radledger audit sync` from a deployment manifest
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from radledger.deployment.deploy import deploy, deploy_core
 from radledger.deployment.manifest import manifest_path
 from radledger.registries.common import Purpose, RecordKind, Scope
 from radledger.registries.consent.client import WILDCARD
+from tests.audit_backends import NewIndex
 from tests.integration.conftest import CHAIN_ID, AnvilNode
 from tests.integration.refusing_proxy import MAX_BLOCKS, MAX_LOGS, LimitingProxy, Limits
 
@@ -94,12 +96,15 @@ def rows(index: AuditIndex) -> list[tuple[Any, ...]]:
     [Limits("geth"), Limits("alchemy"), Limits("infura"), Limits("http"), Limits("geth", strip_timestamps=True)],
     ids=["geth", "alchemy", "infura", "http-413", "no-block-times"],
 )
-def test_the_index_through_a_refusing_provider_equals_a_direct_sync(story: Chain, limits: Limits) -> None:
+def test_the_index_through_a_refusing_provider_equals_a_direct_sync(
+    story: Chain, limits: Limits, new_index: NewIndex
+) -> None:
+    limits = dataclasses.replace(limits, queries=[])  # the parameter is shared by both backends' runs
     target = story.deployment
-    direct = AuditIndex()
+    direct = new_index()
     sync(story.w3, direct, target)
     with LimitingProxy(f"http://127.0.0.1:{story.w3.provider.endpoint_uri.rsplit(':', 1)[1]}", limits) as proxy:  # type: ignore[attr-defined]
-        limited = AuditIndex()
+        limited = new_index()
         report = sync(connect(proxy.url), limited, target, planner=RangePlanner(initial=64, maximum=512, target_logs=4))
     assert rows(limited) == rows(direct) and direct.count() > 3 * MAX_LOGS
     assert report.refusals > 0
@@ -112,12 +117,21 @@ def test_the_index_through_a_refusing_provider_equals_a_direct_sync(story: Chain
     assert all(nxt[0] == prev[1] + 1 for prev, nxt in itertools.pairwise(covered)), "no gap, no overlap"
 
 
-def test_a_reorg_is_rewound_and_the_index_ends_correct(story: Chain) -> None:
+@pytest.fixture
+def restored(story: Chain) -> Iterator[Chain]:
+    """The story's chain as it was before the test (both backends' runs of a test see the same chain)."""
+    outer = story.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    yield story
+    story.w3.provider.make_request("evm_revert", [outer])  # type: ignore[arg-type]
+
+
+def test_a_reorg_is_rewound_and_the_index_ends_correct(restored: Chain, new_index: NewIndex) -> None:
+    story = restored
     w3, target = story.w3, story.deployment
     fork_point = w3.eth.block_number
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     story.history("fork A", grants=8)
-    index = AuditIndex()
+    index = new_index()
     sync(w3, index, target, confirmations=0)
     orphaned = {r.tx_hash for r in index.events() if r.block_number > fork_point}
     assert orphaned
@@ -132,13 +146,13 @@ def test_a_reorg_is_rewound_and_the_index_ends_correct(story: Chain) -> None:
     top, back = report.rewinds[0]
     assert top > w3.eth.block_number and back <= fork_point
     assert not orphaned & {r.tx_hash for r in index.events()}
-    fresh = AuditIndex()
+    fresh = new_index()
     sync(w3, fresh, target, confirmations=0)
     assert rows(index) == rows(fresh)
 
 
 def test_cli_sync_reads_the_manifest_then_answers(
-    node: AnvilNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    node: AnvilNode, restored: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str], new_index: NewIndex
 ) -> None:
     w3 = connect(node.url, expected_chain_id=CHAIN_ID)
     deployer = Transactor(w3, UnlockedAccount(w3.eth.accounts[0]), poll_latency=0.01, timeout=30)
@@ -148,10 +162,10 @@ def test_cli_sync_reads_the_manifest_then_answers(
     deployment.records(w3, deployer).register_custodian(chain.accounts[1], "https://gateway.site.example/dicomweb")
     deployment.consent(w3, deployer).grant_role("BREAK_GLASS_ROLE", chain.accounts[9])
     chain.history("cli")
-    db = tmp_path / "audit.sqlite"
+    db = new_index.location("cli")
     with LimitingProxy(node.url, Limits("infura")) as proxy:
         code = main(
-            ["audit", "sync", "--rpc-url", proxy.url, "--deployments-dir", str(tmp_path), "--db", str(db),
+            ["audit", "sync", "--rpc-url", proxy.url, "--deployments-dir", str(tmp_path), "--db", db,
              "--no-progress", "--initial-range", "64"]
         )  # fmt: skip
     out, err = capsys.readouterr()
@@ -163,10 +177,10 @@ def test_cli_sync_reads_the_manifest_then_answers(
         assert index.count("ConsentGranted") == 6 and index.checkpoint == w3.eth.block_number
         start = min(r.block_number for r in index.events())
     assert start == result.manifest.first_block  # read from the contracts' creation, not from genesis
-    code = main(["audit", "break-glass", "--db", str(db), "--format", "jsonl"])
+    code = main(["audit", "break-glass", "--db", db, "--format", "jsonl"])
     out, _ = capsys.readouterr()
     (row,) = [json.loads(line) for line in out.splitlines()]
     assert (code, row["reason_code"], row["account"]) == (0, 3, chain.accounts[9])
-    code = main(["audit", "sync", "--rpc-url", node.url, "--deployments-dir", str(tmp_path), "--db", str(db)])
+    code = main(["audit", "sync", "--rpc-url", node.url, "--deployments-dir", str(tmp_path), "--db", db])
     out, _ = capsys.readouterr()
     assert code == 0 and "indexed 0 events" in out  # resumed: nothing new

@@ -10,10 +10,16 @@ identifier (``eip155:<chainId>:<tx hash>:<log index>``) so anyone can check it o
   guardian), grantee, period, purposes of use (HL7 v3 ActReason), the data classes as resource
   types (images: ImagingStudy, reports: DiagnosticReport, safety profile: AllergyIntolerance and
   Device), and the record (absent for the wildcard).
-- :func:`audit_event_resources`: one ``AuditEvent`` per ``AccessRecorded`` (DICOM "Patient
-  Record" read, the purpose as authorization, recipient and recording custodian as agents) and per
-  ``BreakGlassInvoked`` (DICOM "Security Alert" / "Emergency Override Started", ETREAT, the
-  reason code as detail, its window as the period).
+- :func:`audit_event_resources`: one ``AuditEvent`` per ``AccessRecorded`` following the IHE Basic Audit
+  Log Patterns (BALP 1.1) *Privacy Disclosure at the Source* pattern
+  (``IHE.BasicAudit.PrivacyDisclosure.Source``): who disclosed (the record's custodian, agent "Source Role
+  ID" DICOM 110153, and custodian CST), what (the record, and its patient), to whom (the grantee, agent
+  "Destination Role ID" DICOM 110152, information recipient IRCP, the requestor), for which purpose
+  (``purposeOfEvent`` in R4B, ``authorization`` in R5), typed DICOM 110106 "Export" with the ISO 21089
+  lifecycle event "disclose". The R4B resource claims the BALP profile in ``meta.profile``; BALP is an
+  R4 guide, so the R5 resource carries the same codes in R5's places (``category`` Export, ``code``
+  disclose) and claims no profile. One more per ``BreakGlassInvoked`` (DICOM "Security Alert" /
+  "Emergency Override Started", ETREAT, the reason code as detail, its window as the period).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from radledger.audit.index import AuditIndex, EventRow
-from radledger.audit.queries.base import CONSENT, basis_name, hex0x
+from radledger.audit.queries.base import CONSENT, RECORDS, basis_name, hex0x
 from radledger.audit.queries.consent import record_registration
 from radledger.chain.errors import ValidationError
 from radledger.registries.common import Purpose, Scope
@@ -224,6 +230,10 @@ def audit_event_resources(
     chain_id = index.chain_id or 0
     observer = index.address_of(CONSENT) or ""
     rows = index.events(["AccessRecorded", "BreakGlassInvoked"], contract=CONSENT, since=since, until=until)
+    custodians = {
+        bytes(r.args["recordId"]): str(r.args["custodian"])
+        for r in index.events(["RecordRegistered"], contract=RECORDS)
+    }
     if record_id is not None:
         rid = bytes(record_id)
         owner = record_registration(index, rid).args["patient"]
@@ -238,10 +248,12 @@ def audit_event_resources(
     out = []
     for row in rows:
         if row.event == "AccessRecorded":
-            builder = _access_r5 if version == "R5" else _access_r4b
+            access = _access_r5 if version == "R5" else _access_r4b
+            document = access(chain_id, observer, row, custodians.get(bytes(row.args["recordId"])))
         else:
-            builder = _glass_r5 if version == "R5" else _glass_r4b
-        out.append(audit_model.model_validate(builder(chain_id, observer, row)))
+            glass = _glass_r5 if version == "R5" else _glass_r4b
+            document = glass(chain_id, observer, row)
+        out.append(audit_model.model_validate(document))
     return out
 
 
@@ -251,23 +263,36 @@ def _observer(chain_id: int, contract: str) -> dict[str, Any]:
 
 _SOURCE_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4"}
 _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 _OUTCOME_SUCCESS = {"system": "http://terminology.hl7.org/CodeSystem/audit-event-outcome", "code": "0"}
 
 
-def _access_agents(chain_id: int, a: dict[str, Any], version: str) -> list[dict[str, Any]]:
-    recipient = {
-        "type": {"coding": [{"system": PARTICIPATION, "code": "IRCP", "display": "information recipient"}]},
+BALP_DISCLOSURE_SOURCE = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PrivacyDisclosure.Source"
+"""IHE BALP 1.1: a privacy disclosure, recorded at (or for) the source that disclosed."""
+_EXPORT = {"system": DCM, "code": "110106", "display": "Export"}
+_DISCLOSE = {"system": "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle", "code": "disclose"}
+_SOURCE_ROLE = {"system": DCM, "code": "110153", "display": "Source Role ID"}
+_DESTINATION_ROLE = {"system": DCM, "code": "110152", "display": "Destination Role ID"}
+_CUSTODIAN = {"system": PARTICIPATION, "code": "CST", "display": "custodian"}
+_RECIPIENT = {"system": PARTICIPATION, "code": "IRCP", "display": "information recipient"}
+
+
+def _access_agents(chain_id: int, a: dict[str, Any], version: str, custodian: str | None) -> list[dict[str, Any]]:
+    """BALP's disclosure agents: the recipient (the grantee, who asked) and the source (the custodian)."""
+    recipient: dict[str, Any] = {
+        "type": {"coding": [_DESTINATION_ROLE, _RECIPIENT]},
         "who": account(chain_id, a["grantee"]),
         "requestor": True,
     }
     if version == "R4B":
         recipient["purposeOfUse"] = [{"coding": _purposes(a["purpose"])}]
     agents = [recipient]
-    if a["recorder"] != a["grantee"]:
+    source = custodian or (a["recorder"] if a["recorder"] != a["grantee"] else None)
+    if source is not None:
         agents.append(
             {
-                "type": {"coding": [{"system": PARTICIPATION, "code": "CST", "display": "custodian"}]},
-                "who": account(chain_id, a["recorder"], "Organization"),
+                "type": {"coding": [_SOURCE_ROLE, _CUSTODIAN]},
+                "who": account(chain_id, source, "Organization"),
                 "requestor": False,
             }
         )
@@ -282,7 +307,10 @@ def _access_entities(chain_id: int, row: EventRow, detail_key: str) -> list[dict
             "role": {"system": _OBJECT_ROLE, "code": "4", "display": "Domain Resource"},
             "detail": [{"type": _detail_type(detail_key, "basis"), "valueString": basis_name(AccessBasis(a["basis"]))}],
         },
-        {"what": account(chain_id, a["patient"], "Patient"), "role": {"system": _OBJECT_ROLE, "code": "1"}},
+        {
+            "what": account(chain_id, a["patient"], "Patient"),
+            "role": {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"},
+        },
     ]
 
 
@@ -291,7 +319,7 @@ def _detail_type(version_key: str, text: str) -> Any:
     return {"text": text} if version_key == "R5" else text
 
 
-def _access_r5(chain_id: int, observer: str, row: EventRow) -> dict[str, Any]:
+def _access_r5(chain_id: int, observer: str, row: EventRow, custodian: str | None) -> dict[str, Any]:
     a = row.args
     entities = _access_entities(chain_id, row, "R5")
     for entity in entities:
@@ -299,32 +327,37 @@ def _access_r5(chain_id: int, observer: str, row: EventRow) -> dict[str, Any]:
     return {
         "resourceType": "AuditEvent",
         "id": _resource_id("access", row),
-        "category": [{"coding": [{"system": DCM, "code": "110110", "display": "Patient Record"}]}],
-        "code": {"coding": [{"system": DCM, "code": "110110", "display": "Patient Record"}]},
+        "category": [{"coding": [_EXPORT]}],
+        "code": {"coding": [_DISCLOSE]},
         "action": "R",
         "recorded": _time(row.timestamp),
         "outcome": {"code": _OUTCOME_SUCCESS},
         "authorization": [{"coding": _purposes(a["purpose"])}],
         "patient": account(chain_id, a["patient"], "Patient"),
-        "agent": _access_agents(chain_id, a, "R5"),
+        "agent": _access_agents(chain_id, a, "R5", custodian),
         "source": {"observer": _observer(chain_id, observer), "type": [{"coding": [_SOURCE_TYPE]}]},
         "entity": [*entities, _event_entity(chain_id, row, "R5")],
     }
 
 
-def _access_r4b(chain_id: int, observer: str, row: EventRow) -> dict[str, Any]:
+def _access_r4b(chain_id: int, observer: str, row: EventRow, custodian: str | None) -> dict[str, Any]:
     a = row.args
+    entities = _access_entities(chain_id, row, "R4B")
+    entities[0]["type"] = {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"}
+    entities[1]["type"] = {"system": _ENTITY_TYPE, "code": "1", "display": "Person"}
     return {
         "resourceType": "AuditEvent",
         "id": _resource_id("access", row),
-        "type": {"system": DCM, "code": "110110", "display": "Patient Record"},
+        "meta": {"profile": [BALP_DISCLOSURE_SOURCE]},
+        "type": _EXPORT,
+        "subtype": [_DISCLOSE],
         "action": "R",
         "recorded": _time(row.timestamp),
         "outcome": "0",
         "purposeOfEvent": [{"coding": _purposes(a["purpose"])}],
-        "agent": _access_agents(chain_id, a, "R4B"),
+        "agent": _access_agents(chain_id, a, "R4B", custodian),
         "source": {"observer": _observer(chain_id, observer), "type": [_SOURCE_TYPE]},
-        "entity": [*_access_entities(chain_id, row, "R4B"), _event_entity(chain_id, row, "R4B")],
+        "entity": [*entities, _event_entity(chain_id, row, "R4B")],
     }
 
 

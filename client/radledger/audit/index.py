@@ -1,4 +1,5 @@
-"""The auditor's event index: every event of a deployment in one SQLite file (standard library sqlite3).
+"""The auditor's event index: every event of a deployment in one SQLite file (standard library sqlite3)
+or in one schema of a PostgreSQL database (:mod:`radledger.audit.store`); the SQL is written once, here.
 
 Tables:
 
@@ -14,20 +15,23 @@ Tables:
 
 Writes happen one synced range at a time, each in one transaction together with the
 checkpoint, so an interrupted sync resumes where it stopped and never leaves half a range.
-See :mod:`radledger.audit.syncer` for how ranges are read and reorgs undone.
+See :mod:`radledger.audit.syncer` for how ranges are read and reorgs undone, and
+:mod:`radledger.audit.store` for the two backends (one deployment a SQLite file; one deployment a
+schema of a PostgreSQL database, several deployments side by side).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from radledger.chain.errors import ConfigurationError, RadledgerError
+from radledger.audit.store import NotInIndex, Store, is_database_url, open_store
+from radledger.chain.errors import ConfigurationError
 from radledger.chain.events.decoding import EventDecoder, RawLog, to_json
 from radledger.chain.events.sources import BlockRef
 
@@ -38,17 +42,17 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS contracts (
     address TEXT PRIMARY KEY,
     name TEXT NOT NULL,
-    start_block INTEGER NOT NULL,
-    synced_to INTEGER NOT NULL
+    start_block {int} NOT NULL,
+    synced_to {int} NOT NULL
 );
-CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL, timestamp INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (number {int} PRIMARY KEY, hash TEXT NOT NULL, timestamp {int} NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
-    block_number INTEGER NOT NULL,
-    log_index INTEGER NOT NULL,
+    block_number {int} NOT NULL,
+    log_index {int} NOT NULL,
     block_hash TEXT NOT NULL,
     tx_hash TEXT NOT NULL,
-    tx_index INTEGER NOT NULL,
-    timestamp INTEGER NOT NULL,
+    tx_index {int} NOT NULL,
+    timestamp {int} NOT NULL,
     address TEXT NOT NULL,
     contract TEXT,
     event TEXT,
@@ -56,19 +60,22 @@ CREATE TABLE IF NOT EXISTS events (
     t2 TEXT,
     t3 TEXT,
     args TEXT NOT NULL,
-    topics BLOB NOT NULL,
-    data BLOB NOT NULL,
+    topics {bytes} NOT NULL,
+    data {bytes} NOT NULL,
     PRIMARY KEY (block_number, log_index)
 );
 CREATE INDEX IF NOT EXISTS events_t1 ON events (event, t1);
 CREATE INDEX IF NOT EXISTS events_t2 ON events (event, t2);
 CREATE INDEX IF NOT EXISTS events_t3 ON events (event, t3);
 CREATE INDEX IF NOT EXISTS events_time ON events (event, timestamp);
+CREATE INDEX IF NOT EXISTS events_address ON events (address, block_number);
 """
+"""The tables, with ``{int}`` (64-bit) and ``{bytes}`` filled in by the store's dialect."""
 
-
-class NotInIndex(RadledgerError):
-    """The index holds nothing about what was asked (not synced yet, or it does not exist)."""
+EVENT_COLUMNS = (
+    "block_number", "log_index", "block_hash", "tx_hash", "tx_index", "timestamp", "address", "contract", "event",
+    "t1", "t2", "t3", "args", "topics", "data",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,25 +115,19 @@ class WatchedContract:
 
 
 class AuditIndex:
-    """A SQLite event index (a file path, or ``":memory:"``)."""
+    """An event index in a SQLite file (a path, or ``":memory:"``) or a PostgreSQL database
+    (a ``postgresql://`` URL; ``?deployment=<chainId>:<address>`` picks one of several deployments)."""
 
     def __init__(self, path: Path | str = ":memory:", decoder: EventDecoder | None = None) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode = WAL" if self.path != ":memory:" else "PRAGMA journal_mode = MEMORY")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.executescript(SCHEMA)
+        self.store: Store = open_store(path, SCHEMA)
+        self.path = self.store.location
         self.decoder = decoder or EventDecoder.from_artifacts()
-        version = self._meta("format")
-        if version is None:
-            self._set_meta("format", FORMAT_VERSION)
-        elif version != FORMAT_VERSION:
-            raise ConfigurationError(f"{self.path}: index format {version}, this radledger reads {FORMAT_VERSION}")
+        self._checked = False
+        if self.store.deployment is not None:
+            self._check_format()
 
     def close(self) -> None:
-        self.db.close()
+        self.store.close()
 
     def __enter__(self) -> AuditIndex:
         return self
@@ -134,14 +135,38 @@ class AuditIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _check_format(self) -> None:
+        version = self._meta("format")
+        if version is None:
+            self._set_meta("format", FORMAT_VERSION)
+        elif version != FORMAT_VERSION:
+            raise ConfigurationError(f"{self.path}: index format {version}, this radledger reads {FORMAT_VERSION}")
+        self._checked = True
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Read inside one consistent view: a sync committing ranges meanwhile is seen not at all, or whole."""
+        return self.store.snapshot()
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held by :func:`radledger.audit.sync`: a second sync of the same deployment waits for the first."""
+        return self.store.exclusive()
+
     # ------------------------------------------------------------------- meta
 
     def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.store.one("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self.store.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def deployment(self) -> str | None:
+        """The deployment the index reads (PostgreSQL: ``<chainId>:<address>``; a SQLite file: ``main``)."""
+        return self.store.deployment
 
     @property
     def chain_id(self) -> int | None:
@@ -156,56 +181,66 @@ class AuditIndex:
         elif known != chain_id:
             raise ConfigurationError(f"{self.path} indexes chain {known}, not chain {chain_id}: use another --db")
 
+    def bind_deployment(self, chain_id: int, addresses: Iterable[str]) -> str:
+        """Choose the deployment of `addresses` on chain `chain_id` (PostgreSQL: its schema, made when new),
+        then tie it to the chain; returns the deployment's key."""
+        key = self.store.use(chain_id, addresses)
+        if not self._checked:
+            self._check_format()
+        self.bind_chain(chain_id)
+        return key
+
     # -------------------------------------------------------------- contracts
 
     def watch(self, name: str, address: str, start_block: int) -> WatchedContract:
         """Audit `address` (named `name`) from `start_block`; a known address keeps its progress."""
-        row = self.db.execute(
-            "SELECT name, start_block, synced_to FROM contracts WHERE address = ?", (address,)
-        ).fetchone()
+        row = self.store.one("SELECT name, start_block, synced_to FROM contracts WHERE address = ?", (address,))
         if row is None:
-            self.db.execute(
-                "INSERT INTO contracts (address, name, start_block, synced_to) VALUES (?, ?, ?, ?)",
+            self.store.execute(
+                "INSERT INTO contracts (address, name, start_block, synced_to) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (address) DO NOTHING",
                 (address, name, start_block, start_block - 1),
             )
             return WatchedContract(address, name, start_block, start_block - 1)
         if row[0] != name:
-            self.db.execute("UPDATE contracts SET name = ? WHERE address = ?", (name, address))
-            self.db.execute("UPDATE events SET contract = ? WHERE address = ?", (name, address))
+            with self.store.transaction():
+                self.store.execute("UPDATE contracts SET name = ? WHERE address = ?", (name, address))
+                self.store.execute("UPDATE events SET contract = ? WHERE address = ?", (name, address))
         return WatchedContract(address, name, int(row[1]), int(row[2]))
 
     def contracts(self) -> list[WatchedContract]:
-        rows = self.db.execute("SELECT address, name, start_block, synced_to FROM contracts ORDER BY name")
+        rows = self.store.query("SELECT address, name, start_block, synced_to FROM contracts ORDER BY name")
         return [WatchedContract(str(a), str(n), int(s), int(t)) for a, n, s, t in rows]
 
     def address_of(self, name: str) -> str | None:
-        row = self.db.execute("SELECT address FROM contracts WHERE name = ? ORDER BY start_block", (name,)).fetchone()
+        row = self.store.one("SELECT address FROM contracts WHERE name = ? ORDER BY start_block", (name,))
         return None if row is None else str(row[0])
 
     @property
     def checkpoint(self) -> int:
         """The last block every watched contract is synced to (-1 before any sync)."""
-        row = self.db.execute("SELECT MIN(synced_to) FROM contracts").fetchone()
+        row = self.store.one("SELECT MIN(synced_to) FROM contracts")
         return -1 if row is None or row[0] is None else int(row[0])
 
     # ----------------------------------------------------------------- writes
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.store.transaction():
             yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     def store_range(
-        self, addresses: Sequence[str], end: int, logs: Iterable[RawLog], blocks: dict[int, BlockRef]
+        self,
+        addresses: Sequence[str],
+        end: int,
+        logs: Iterable[RawLog],
+        blocks: dict[int, BlockRef],
+        start: int | None = None,
     ) -> int:
         """Store a synced range's logs and block hashes and move `addresses` to `end`, atomically.
-        Returns the number of events stored."""
-        names = dict(self.db.execute("SELECT address, name FROM contracts").fetchall())
+        What the index held for `addresses` in blocks `start`..`end` is replaced (a range read again
+        never counts twice). Returns the number of events stored."""
+        names: dict[str, str] = {str(a): str(n) for a, n in self.store.query("SELECT address, name FROM contracts")}
         rows = []
         for log in logs:
             contract = names.get(log.address)
@@ -220,13 +255,21 @@ class AuditIndex:
                     b"".join(log.topics), log.data,
                 )
             )  # fmt: skip
+        first = start if start is not None else min((r[0] for r in rows), default=end + 1)
         with self._transaction():
-            self.db.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            self.db.executemany(
-                "INSERT OR REPLACE INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)",
+            marks = ",".join("?" * len(addresses))
+            if addresses:
+                self.store.execute(
+                    f"DELETE FROM events WHERE address IN ({marks}) AND block_number >= ? AND block_number <= ?",
+                    (*addresses, first, end),
+                )
+            self.store.insert_rows("events", EVENT_COLUMNS, rows)
+            self.store.executemany(
+                "INSERT INTO blocks (number, hash, timestamp) VALUES (?, ?, ?)"
+                " ON CONFLICT (number) DO UPDATE SET hash = excluded.hash, timestamp = excluded.timestamp",
                 [(b.number, b.hash, b.timestamp) for b in blocks.values()],
             )
-            self.db.executemany(
+            self.store.executemany(
                 "UPDATE contracts SET synced_to = ? WHERE address = ? AND synced_to < ?",
                 [(end, a, end) for a in addresses],
             )
@@ -235,21 +278,23 @@ class AuditIndex:
     def rewind(self, to_block: int) -> int:
         """Forget everything above block `to_block` (a reorg replaced it); returns the events dropped."""
         with self._transaction():
-            dropped = self.db.execute("DELETE FROM events WHERE block_number > ?", (to_block,)).rowcount
-            self.db.execute("DELETE FROM blocks WHERE number > ?", (to_block,))
-            self.db.execute(
-                "UPDATE contracts SET synced_to = MAX(start_block - 1, ?) WHERE synced_to > ?", (to_block, to_block)
+            dropped = self.store.execute("DELETE FROM events WHERE block_number > ?", (to_block,))
+            self.store.execute("DELETE FROM blocks WHERE number > ?", (to_block,))
+            self.store.execute(
+                "UPDATE contracts SET synced_to = CASE WHEN start_block - 1 > ? THEN start_block - 1 ELSE ? END"
+                " WHERE synced_to > ?",
+                (to_block, to_block, to_block),
             )
         return int(dropped)
 
     # ------------------------------------------------------------------ reads
 
     def stored_blocks(self) -> list[BlockRef]:
-        rows = self.db.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number")
+        rows = self.store.query("SELECT number, hash, timestamp FROM blocks ORDER BY number")
         return [BlockRef(int(n), str(h), int(t)) for n, h, t in rows]
 
     def top_block(self) -> BlockRef | None:
-        row = self.db.execute("SELECT number, hash, timestamp FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
+        row = self.store.one("SELECT number, hash, timestamp FROM blocks ORDER BY number DESC LIMIT 1")
         return None if row is None else BlockRef(int(row[0]), str(row[1]), int(row[2]))
 
     def latest_time(self) -> int | None:
@@ -259,13 +304,21 @@ class AuditIndex:
 
     def count(self, event: str | None = None) -> int:
         if event is None:
-            return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-        return int(self.db.execute("SELECT COUNT(*) FROM events WHERE event = ?", (event,)).fetchone()[0])
+            row = self.store.one("SELECT COUNT(*) FROM events")
+        else:
+            row = self.store.one("SELECT COUNT(*) FROM events WHERE event = ?", (event,))
+        return 0 if row is None else int(row[0])
 
     def counts(self) -> dict[tuple[str | None, str | None], int]:
         """(contract, event) → number of events."""
-        rows = self.db.execute("SELECT contract, event, COUNT(*) FROM events GROUP BY contract, event ORDER BY 1, 2")
+        rows = self.store.query(
+            "SELECT contract, event, COUNT(*) FROM events GROUP BY contract, event ORDER BY contract, event"
+        )
         return {(c, e): int(n) for c, e, n in rows}
+
+    def raw_sql(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Ad-hoc SQL over the index's tables (``?`` placeholders on both backends)."""
+        return self.store.query(sql, params)
 
     def events(
         self,
@@ -296,8 +349,8 @@ class AuditIndex:
         if until is not None:
             clauses.append("timestamp < ?")
             params.append(until)
-        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        return [self._row(r) for r in self.db.execute(sql + " ORDER BY block_number, log_index", params)]
+        sql = f"SELECT {','.join(EVENT_COLUMNS)} FROM events" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return [self._row(r) for r in self.store.query(sql + " ORDER BY block_number, log_index", params)]
 
     def raw_logs(self, address: str | None = None) -> list[RawLog]:
         """The stored logs as raw logs (what :mod:`radledger.registries.consent.events` replays)."""
@@ -310,7 +363,7 @@ class AuditIndex:
             sql += " WHERE address = ?"
             params = (address,)
         out = []
-        for bn, bh, th, ti, li, addr, topics, data, ts in self.db.execute(
+        for bn, bh, th, ti, li, addr, topics, data, ts in self.store.query(
             sql + " ORDER BY block_number, log_index", params
         ):
             out.append(
@@ -321,7 +374,7 @@ class AuditIndex:
             )  # fmt: skip
         return out
 
-    def _row(self, r: sqlite3.Row | tuple[Any, ...]) -> EventRow:
+    def _row(self, r: tuple[Any, ...]) -> EventRow:
         (bn, li, bh, th, ti, ts, addr, contract, event, _t1, _t2, _t3, _args, topics, data) = r
         raw = RawLog(
             int(bn), str(bh), str(th), int(ti), int(li), str(addr),
@@ -332,6 +385,40 @@ class AuditIndex:
         return EventRow(int(bn), int(li), str(bh), str(th), int(ti), int(ts), str(addr), contract, event, args)
 
 
+AUDIT_DB_ENV = "RADLEDGER_AUDIT_DB"
+DEFAULT_DB = "radledger-audit.sqlite"
+
+
+def index_location(location: Path | str | None = None) -> str:
+    """Where the index is: `location` (a path, ``:memory:`` or a ``postgresql://`` URL), else
+    ``$RADLEDGER_AUDIT_DB``, else ``./radledger-audit.sqlite``."""
+    return str(location or os.environ.get(AUDIT_DB_ENV) or DEFAULT_DB)
+
+
+def open_index(location: Path | str | None = None, *, must_exist: bool = False) -> AuditIndex:
+    """The index at :func:`index_location` (`location`); with `must_exist`, a SQLite file that does not
+    exist yet is refused (:class:`ConfigurationError`) instead of created (a reader asking a typo'd path)."""
+    where = index_location(location)
+    if must_exist and not is_database_url(where) and where != ":memory:" and not Path(where).is_file():
+        raise ConfigurationError(f"no audit index at {where}: run `radledger audit sync` first (or pass --db)")
+    return AuditIndex(where)
+
+
 def _topics(blob: bytes) -> tuple[bytes, ...]:
     raw = bytes(blob)
     return tuple(raw[i : i + 32] for i in range(0, len(raw), 32))
+
+
+__all__ = [
+    "AUDIT_DB_ENV",
+    "DEFAULT_DB",
+    "EVENT_COLUMNS",
+    "FORMAT_VERSION",
+    "SCHEMA",
+    "AuditIndex",
+    "EventRow",
+    "NotInIndex",
+    "WatchedContract",
+    "index_location",
+    "open_index",
+]

@@ -4,7 +4,7 @@ CMS-0057-F (45 CFR 156.223, 42 CFR 422.122 and siblings) has impacted payers pub
 for standard and expedited requests separately: the share approved, denied, and approved after
 appeal, the share decided past the deadline (here, against each request's on-chain ``dueAt``:
 72 hours expedited, 7 days standard, or the payer's shorter policy), and the average and median
-time from request to decision. radledger adds the share modified (X12 278 A6: fewer units).
+time from request to decision. radledger adds the share modified (fewer units: X12 278 A2, certified partial).
 
 Definitions (per payer, period of the request's time, and priority):
 

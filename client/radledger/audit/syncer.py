@@ -3,6 +3,8 @@
 One :func:`sync` call:
 
 1. checks the chain (its id must be the deployment's) and registers the audited contracts;
+   (on PostgreSQL, the deployment's schema: :mod:`radledger.audit.store.postgres`), and holds the
+   deployment's writer lock until it returns (a second sync of it waits);
 2. verifies that the last block it stored still has the same hash on the node; when it does
    not (a reorg, or an ``evm_revert`` on a dev node), it finds by binary search the highest
    stored block the node still agrees with and rewinds the index to it;
@@ -100,7 +102,23 @@ def sync(
         raise ConfigurationError(f"the node is chain {chain_id}, the deployment is on chain {deployment.chain_id}")
     for name in sorted(contracts):  # an address without code has no events: refuse rather than index nothing
         deployment.require_code(w3, name)
-    index.bind_chain(chain_id)
+    index.bind_deployment(chain_id, contracts.values())
+    with index.exclusive():
+        return _sync(w3, index, deployment, source, confirmations, to_block, planner, progress, chain_id)
+
+
+def _sync(
+    w3: Web3,
+    index: AuditIndex,
+    deployment: Deployment,
+    source: LogSource | None,
+    confirmations: int | None,
+    to_block: int | None,
+    planner: RangePlanner | None,
+    progress: bool,
+    chain_id: int,
+) -> SyncReport:
+    contracts = deployment.addresses()
     source = source or source_for(w3)
     planner = planner or RangePlanner()
     depth = default_confirmations(w3, chain_id) if confirmations is None else confirmations
@@ -187,7 +205,7 @@ def _scan(
             start = max(low + 1, 0)
             try:
                 for batch in read_batches(source, group, start, stop, IN_PROCESS_CHUNK, planner):
-                    report.events += index.store_range(group, batch.end, batch.logs, batch.blocks)
+                    report.events += index.store_range(group, batch.end, batch.logs, batch.blocks, start=batch.start)
                     report.ranges += 1
                     if bar is not None:
                         bar.update(batch.end - batch.start + 1)

@@ -17,13 +17,13 @@ hash, transaction hash and log index), to stdout or --output.
 from __future__ import annotations
 
 import argparse
-import os
+import io
 import sys
 from pathlib import Path
 from typing import Any
 
-from radledger.audit import exports, fhir, metrics
-from radledger.audit.index import AuditIndex
+from radledger.audit import cms0057, exports, fhir, metrics
+from radledger.audit.index import AUDIT_DB_ENV, DEFAULT_DB, AuditIndex, index_location, open_index
 from radledger.audit.queries.accesses import access_trail, break_glass_events
 from radledger.audit.queries.base import CONSENT, show_time
 from radledger.audit.queries.consent import ConsentChange, consent_history, who_could_access
@@ -49,12 +49,9 @@ from radledger.deployment.manifest import manifest_path
 from radledger.deployment.networks import get_network
 from radledger.registries.parsing import parse_duration, parse_when
 
-AUDIT_DB_ENV = "RADLEDGER_AUDIT_DB"
-DEFAULT_DB = "radledger-audit.sqlite"
-
 EXPORTS = (
     "events", "consents", "accesses", "break-glass", "credentials", "payer-requests", "fhir-consents",
-    "fhir-audit-events",
+    "fhir-audit-events", "cms-0057-f",
 )  # fmt: skip
 
 
@@ -153,7 +150,9 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     if any(a.dest == "db" for a in parser._actions):
         return
     parser.add_argument(
-        "--db", type=Path, metavar="PATH", help=f"the SQLite index (default: ${AUDIT_DB_ENV} or ./{DEFAULT_DB})"
+        "--db",
+        metavar="PATH|URL",
+        help=f"the index: a SQLite file or a postgresql:// URL (default: ${AUDIT_DB_ENV} or ./{DEFAULT_DB})",
     )
 
 
@@ -172,15 +171,8 @@ def _add_output(
     parser.add_argument("--output", type=Path, metavar="PATH", help="write to this file instead of stdout")
 
 
-def _db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db or os.environ.get(AUDIT_DB_ENV) or DEFAULT_DB)
-
-
 def _open_index(args: argparse.Namespace) -> AuditIndex:
-    path = _db_path(args)
-    if not path.is_file():
-        raise ConfigurationError(f"no audit index at {path}: run `radledger audit sync` first (or pass --db)")
-    return AuditIndex(path)
+    return open_index(args.db, must_exist=True)
 
 
 def _time(index: AuditIndex, text: str | None, what: str) -> int | None:
@@ -192,6 +184,15 @@ def _time(index: AuditIndex, text: str | None, what: str) -> int | None:
         return now - parse_duration(text)
     except ValidationError:
         return parse_when(text, now, what)
+
+
+def _emit_text(text: str, count: int, args: argparse.Namespace) -> None:
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        print(f"wrote {count} rows to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
 
 
 def _emit(items: list[Any], args: argparse.Namespace, columns: list[str] | None = None) -> int:
@@ -236,7 +237,7 @@ def run_sync(args: argparse.Namespace) -> int:
     if args.initial_range < 1 or args.max_range < args.initial_range:
         raise ValidationError("--initial-range must be at least 1 and at most --max-range")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    with AuditIndex(_db_path(args)) as index:
+    with AuditIndex(index_location(args.db)) as index:
         print(
             f"auditing {', '.join(sorted(deployment.addresses()))} on chain {chain_id} from {source}", file=sys.stderr
         )
@@ -362,6 +363,11 @@ def run_export(args: argparse.Namespace) -> int:
         patient = validation.address(args.patient, "--patient") if args.patient else None
         if args.what.startswith("fhir-") or args.format == "fhir":
             return _export_fhir(index, args, patient, since, until)
+        if args.what == "cms-0057-f":  # aggregates per payer and year, in the rule's words (CSV)
+            buffer = io.StringIO()
+            count = cms0057.write_cms_csv(cms0057.cms_report_of(index), buffer)
+            _emit_text(buffer.getvalue(), count, args)
+            return 0
         items: list[Any]
         if args.what == "events":
             items = all_events(index, since, until)

@@ -15,6 +15,7 @@ from radledger.registries.preauth.types import PreauthRequest, X12ActionCode
 
 X12_MEANING = {
     X12ActionCode.CERTIFIED_IN_TOTAL: "certified in total",
+    X12ActionCode.CERTIFIED_PARTIAL: "certified partial",
     X12ActionCode.NOT_CERTIFIED: "not certified",
     X12ActionCode.PENDED: "pended",
     X12ActionCode.MODIFIED: "modified",
@@ -37,7 +38,7 @@ def dollars(cents: int) -> str:
 
 
 def status_text(request: PreauthRequest) -> str:
-    """`MODIFIED, X12 A6 (modified)`: the status and its X12 278 HCR01 action code."""
+    """`MODIFIED, X12 A2 (certified partial)`: the status and its X12 278 HCR01 action code."""
     code = request.x12_action_code
     return f"{request.status.name}, X12 {code.value} ({X12_MEANING[code]})"
 

@@ -54,6 +54,8 @@ class PreauthCase(Found):
     deadline_flags: int = 0
     claims_submitted: int = 0
     claims_paid_amount: int = 0
+    extended: EventRow | None = None
+    """The payer's ``DecisionTimeframeExtended`` (IPreauthRegistry.extend: once, standard requests only)."""
 
     @property
     def requested_at(self) -> int:
@@ -94,6 +96,9 @@ class PreauthCase(Found):
             "appeal_decided_at": show_time(ad.decided_at) if ad else "",
             "deadline_missed_flags": self.deadline_flags,
             "cancelled_at": show_time(self.cancelled.timestamp) if self.cancelled else "",
+            "extended_at": show_time(self.extended.timestamp) if self.extended else "",
+            "extended_due_at": show_time(int(self.extended.args["newDueAt"])) if self.extended else "",
+            "extension_reason": int(self.extended.args["reasonCode"]) if self.extended else "",
             "claims": self.claims_submitted,
             "claims_paid_amount": self.claims_paid_amount,
         }
@@ -119,6 +124,16 @@ def preauth_cases(index: AuditIndex, request_ids: Sequence[bytes] | None = None)
     return sorted(cases, key=lambda c: c.source.position)
 
 
+def cases_from_rows(rows: Sequence[EventRow]) -> list[PreauthCase]:
+    """The requests told by `rows` (events of PreauthRegistry, in any order), in request order."""
+    by_request: dict[bytes, list[EventRow]] = defaultdict(list)
+    for row in rows:
+        if row.event in PREAUTH_REQUEST_EVENTS:
+            by_request[bytes(row.args["requestId"])].append(row)
+    cases = [_case(r) for r in by_request.values() if _requested(r)]
+    return sorted(cases, key=lambda c: c.source.position)
+
+
 def _requested(rows: list[EventRow]) -> bool:
     return any(r.event == "PreauthRequested" for r in rows)
 
@@ -129,7 +144,7 @@ def _case(rows: list[EventRow]) -> PreauthCase:
     a = request.args
     due = int(a["dueAt"])
     decision = appeal_decision = None
-    appealed = cancelled = None
+    appealed = cancelled = extended = None
     info = flags = claims = paid = 0
     for row in rows:
         b = row.args
@@ -144,8 +159,8 @@ def _case(rows: list[EventRow]) -> PreauthCase:
                 decision = made
         elif row.event == "PreauthAppealed":
             appealed, due = row, int(b["dueAt"])
-        elif row.event == "DecisionTimeframeExtended":
-            due = int(b["newDueAt"])  # lateness is judged against the extended deadline
+        elif row.event == "DecisionTimeframeExtended":  # the first decision's deadline moves
+            extended, due = row, int(b["newDueAt"])
         elif row.event == "InformationRequested":
             info += 1
         elif row.event == "DeadlineMissed":
@@ -162,7 +177,7 @@ def _case(rows: list[EventRow]) -> PreauthCase:
     return PreauthCase(
         request, bytes(a["requestId"]), a["payer"], a["requester"], a["physician"], procedure_text(a["procedure"]),
         int(a["units"]), bool(a["expedited"]), int(a["dueAt"]), replay(_preauth_event(r) for r in rows), tuple(rows),
-        decision, appeal_decision, appealed, cancelled, info, flags, claims, paid,
+        decision, appeal_decision, appealed, cancelled, info, flags, claims, paid, extended,
     )  # fmt: skip
 
 

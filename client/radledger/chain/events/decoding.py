@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,10 @@ class RawLog:
         return replace(self, timestamp=timestamp)
 
 
+WordDecoder = Callable[[bytes], Any]
+"""Reads one 32-byte ABI word as a Python value."""
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """One event of one contract's ABI."""
@@ -75,9 +79,22 @@ class EventSpec:
     plain: tuple[dict[str, Any], ...]
     inputs: tuple[dict[str, Any], ...]
 
-    @property
+    @cached_property
     def plain_types(self) -> list[str]:
         return [collapse_if_tuple(p) for p in self.plain]
+
+    @cached_property
+    def indexed_words(self) -> tuple[tuple[str, WordDecoder | None], ...]:
+        """(name, word decoder) of each indexed argument; None for a dynamic one (its topic is its hash)."""
+        return tuple((p["name"], _word_decoder(collapse_if_tuple(p))) for p in self.indexed)
+
+    @cached_property
+    def plain_words(self) -> tuple[tuple[str, WordDecoder], ...] | None:
+        """(name, word decoder) of each data argument when every one is a single static word, else None."""
+        words = [_word_decoder(t) for t in self.plain_types]
+        if not all(words):
+            return None
+        return tuple((p["name"], w) for p, w in zip(self.plain, words, strict=True) if w is not None)
 
 
 @dataclass(frozen=True)
@@ -256,19 +273,17 @@ def _try_decode(spec: EventSpec, log: RawLog) -> Decoded | None:
     values: dict[str, Any] = {}
     texts: list[str | None] = [None, None, None]
     try:
-        for i, (param, topic) in enumerate(zip(spec.indexed, log.topics[1:], strict=True)):
-            kind = collapse_if_tuple(param)
-            word = _WORD_DECODERS.get(kind) or _word_decoder(kind)
+        for i, ((name, word), topic) in enumerate(zip(spec.indexed_words, log.topics[1:], strict=True)):
             # An indexed dynamic value is stored as its hash: keep the 32 bytes.
             value = bytes(topic) if word is None else word(bytes(topic))
-            values[param["name"]] = value
+            values[name] = value
             texts[i] = as_text(value)
-        words = [_word_decoder(t) for t in spec.plain_types]
+        words = spec.plain_words
         data = log.data
-        if all(words) and len(data) == 32 * len(words):
+        if words is not None and len(data) == 32 * len(words):
             # Every argument is one static word: read the words directly (eth-abi is ten times slower).
-            for j, (param, word) in enumerate(zip(spec.plain, words, strict=True)):
-                values[param["name"]] = word(data[32 * j : 32 * j + 32])  # type: ignore[misc]
+            for j, (name, word) in enumerate(words):
+                values[name] = word(data[32 * j : 32 * j + 32])
         else:
             for param, value in zip(spec.plain, abi_decode(spec.plain_types, data), strict=True):
                 values[param["name"]] = native(param, value)
@@ -290,6 +305,8 @@ def _hex_bytes(value: Any) -> bytes:
 
 
 def _hex_text(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
     return "0x" + _hex_bytes(value).hex()
 
 

@@ -110,7 +110,8 @@ class DecisionReason(IntEnum):
 
 def x12_action_code(status: PreauthStatus | int) -> X12ActionCode:
     """X12 278 HCR01 for a status: A1 certified in total (approved), A3 not certified (denied),
-    A4 pended (pended, and appealed: a decision is awaited), A6 modified, C cancelled."""
+    A4 pended (pended, and appealed: a decision is awaited), A2 certified partial (modified: fewer
+    units), C cancelled."""
     try:
         return PreauthStatus(status).x12_action_code
     except ValueError as exc:

@@ -19,9 +19,12 @@ class X12ActionCode(StrEnum):
     """X12 278 HCR01 (health care services review action codes) that radledger's statuses map to."""
 
     CERTIFIED_IN_TOTAL = "A1"
+    CERTIFIED_PARTIAL = "A2"
+    """Fewer units (quantities, days) certified than requested: what radledger's `modify` does."""
     NOT_CERTIFIED = "A3"
     PENDED = "A4"
     MODIFIED = "A6"
+    """The service itself changed (another code, site or dates): no radledger action gives it."""
     CANCELLED = "C"
 
 
@@ -43,7 +46,8 @@ class PreauthStatus(IntEnum):
 
     @property
     def x12_action_code(self) -> X12ActionCode:
-        """HCR01: A1 certified in total, A3 not certified, A4 pended (appeals too), A6 modified, C cancelled."""
+        """HCR01: A1 certified in total, A2 certified partial (fewer units: Modified), A3 not
+        certified, A4 pended (appeals too), C cancelled."""
         if self is PreauthStatus.NONE:
             raise ValueError("a request that does not exist has no X12 action code")
         return _X12_BY_STATUS[self]
@@ -53,7 +57,7 @@ _X12_BY_STATUS = {
     PreauthStatus.PENDED: X12ActionCode.PENDED,
     PreauthStatus.APPEALED: X12ActionCode.PENDED,
     PreauthStatus.APPROVED: X12ActionCode.CERTIFIED_IN_TOTAL,
-    PreauthStatus.MODIFIED: X12ActionCode.MODIFIED,
+    PreauthStatus.MODIFIED: X12ActionCode.CERTIFIED_PARTIAL,  # a unit reduction is A2, not A6 (docs/auditing.md)
     PreauthStatus.DENIED: X12ActionCode.NOT_CERTIFIED,
     PreauthStatus.CANCELLED: X12ActionCode.CANCELLED,
 }
