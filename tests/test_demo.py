@@ -504,7 +504,7 @@ def test_the_cli_demo_repeats_the_seeded_story_as_json(demo: DemoResult, capsys:
     assert [preauth[k]["x12"] for k in (
         "autoApproved", "pended", "informationRequested", "informationProvided", "modified", "appealed",
         "appealDecided", "late", "lateFlagged",
-    )] == ["A1", "A4", "A4", "A4", "A6", "A4", "A1", "A4", "A4"]  # fmt: skip
+    )] == ["A1", "A4", "A4", "A4", "A2", "A4", "A1", "A4", "A4"]  # fmt: skip
     assert (preauth["modified"]["approvedUnits"], preauth["appealDecided"]["approvedUnits"]) == (1, 2)
     assert preauth["informationProvided"]["dueAt"] == preauth["pended"]["dueAt"]
     assert preauth["lateFlagged"]["deadlineMissed"] is True

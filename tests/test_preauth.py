@@ -756,7 +756,7 @@ def test_governance_registers_payers_once(world: World) -> None:
 def test_every_status_maps_to_its_x12_278_action_code() -> None:
     expected = {
         PreauthStatus.PENDED: "A4", PreauthStatus.APPEALED: "A4", PreauthStatus.APPROVED: "A1",
-        PreauthStatus.MODIFIED: "A6", PreauthStatus.DENIED: "A3", PreauthStatus.CANCELLED: "C",
+        PreauthStatus.MODIFIED: "A2", PreauthStatus.DENIED: "A3", PreauthStatus.CANCELLED: "C",
     }  # fmt: skip
     for status, code in expected.items():
         assert x12_action_code(status) == code == x12_action_code(int(status)).value
