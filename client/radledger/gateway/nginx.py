@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from radledger.chain.errors import ConfigurationError
 from radledger.gateway.app import AUTHORIZE_PATH, REFUSAL_PATH
 from radledger.gateway.config import GatewaySettings
+from radledger.gateway.processes import stop_process
 
 NGINX_ENV = "RADLEDGER_NGINX"
 REQUIRE_ENV = "RADLEDGER_REQUIRE_NGINX"
@@ -304,13 +305,7 @@ class LocalNginx:
         return False
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGQUIT)
 
     def __enter__(self) -> LocalNginx:
         return self

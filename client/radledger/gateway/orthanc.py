@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from radledger.chain.errors import ConfigurationError
+from radledger.gateway.processes import stop_process
 
 ORTHANC_ENV = "RADLEDGER_ORTHANC"
 """Path of the Orthanc binary, when it is not `Orthanc` on PATH."""
@@ -168,13 +169,7 @@ class LocalOrthanc:
     def stop(self, kill: bool = False) -> None:
         """Stop Orthanc (SIGTERM: about 2 s for its HTTP server to wind down; `kill`: at once, for a
         throwaway server whose storage is deleted anyway)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGKILL if kill else signal.SIGTERM)
 
     def __enter__(self) -> LocalOrthanc:
         return self
